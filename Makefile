@@ -8,11 +8,11 @@ PIP    := $(BIN)/python -m pip
 
 # Debian packages the test suite needs (netns, nftables, conntrack, captures,
 # the browser for GUI tests, a text browser, ping for fos gateway checks).
-TEST_DEBS  := iproute2 nftables conntrack tcpdump chromium w3m iputils-ping procps
+TEST_DEBS  := iproute2 nftables conntrack tcpdump chromium w3m iputils-ping procps openssl
 # Extra packages the benchmarks compare against.
 BENCH_DEBS := haproxy nginx-light wrk keepalived
 
-.PHONY: test demo lint unit bench venv clean
+.PHONY: test demo lint unit bench screenshots venv clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ unit: $(VENV)/.test
 bench: $(VENV)/.test
 	@bash tools/system-packages.sh $(TEST_DEBS) $(BENCH_DEBS)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Refresh docs/screenshots/ from a browser run of the GUI tests.
+screenshots: $(VENV)/.test
+	PIRANHA_PUBLISH_SCREENSHOTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/gui/test_browser.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
