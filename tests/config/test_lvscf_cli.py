@@ -13,6 +13,7 @@ from piranha.cli import check as check_cli
 from piranha.cli import format as format_cli
 from piranha.cli.main import main as piranha
 from piranha.config import dumps, parse, relayout
+from piranha.runtime import machine
 
 SAMPLE = DATA / "piranha-sample.lvs.cf"
 
@@ -71,10 +72,10 @@ def test_check_reads_piranha_config(cfg, monkeypatch, capsys):
 
 def test_check_knows_whether_this_machine_can_tunnel(cfg, monkeypatch, capsys):
     path = cfg("network = tunnel\nvirtual v {\n}\n")
-    monkeypatch.setattr(check_cli, "tunnel_possible", lambda: False)
+    monkeypatch.setattr(machine, "tunnel_possible", lambda: False)
     assert check_cli.main(["-q", "-c", str(path)]) == 2
     assert "this machine cannot tunnel" in capsys.readouterr().err
-    monkeypatch.setattr(check_cli, "tunnel_possible", lambda: True)
+    monkeypatch.setattr(machine, "tunnel_possible", lambda: True)
     assert check_cli.main(["-q", "-c", str(path)]) == 0
 
 
@@ -85,7 +86,7 @@ def test_tunnel_probe_matches_this_machine():
         os.path.exists("/sys/module/ipip")
         or any(line.startswith("ipip ") for line in Path("/proc/modules").read_text().splitlines())
     )
-    assert check_cli.tunnel_possible() == expected
+    assert machine.tunnel_possible() == expected
 
 
 def test_format_prints_the_canonical_layout(capsys):

@@ -7,28 +7,10 @@ Exit 0 when there is no error (warnings go to stderr), 2 with one
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from piranha.config import ConfigError, Environment, config_path, parse, read_text
-
-
-def tunnel_possible() -> bool:
-    """IP-in-IP forwarding needs kernel IPVS and the ipip module on this machine."""
-    if not os.path.exists("/proc/net/ip_vs"):
-        return False
-    if os.path.exists("/sys/module/ipip"):
-        return True
-    try:
-        with open("/proc/modules") as f:
-            return any(line.split(" ", 1)[0] == "ipip" for line in f)
-    except OSError:
-        return False
-
-
-def machine_environment() -> Environment:
-    """This machine: its resolver, /etc/services, and whether it can tunnel."""
-    return Environment(tunnel_possible=tunnel_possible())
+from piranha.config import ConfigError, config_path, parse, read_text
+from piranha.runtime.machine import machine_environment
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from piranha.cli.check import machine_environment
 from piranha.config import ConfigError, config_path, dumps, parse, read_text, relayout, save
+from piranha.runtime.machine import machine_environment
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,9 +18,9 @@ import ipaddress
 import sys
 from pathlib import Path
 
-from piranha.cli.check import machine_environment
 from piranha.config import config_path
 from piranha.runtime.logsetup import setup_logging
+from piranha.runtime.machine import machine_environment
 
 DEFAULT_LISTEN = "0.0.0.0:3636"
 

@@ -14,53 +14,30 @@ str, "changed": bool}`` (the fields of :class:`piranha.table.ipvsadm.Result`).
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from piranha.runtime.control import ControlClient, ControlError, NotRunning
 from piranha.runtime.paths import socket_path
+from piranha.runtime.resolver import SystemResolver
 from piranha.table.ipvsadm import Result, UsageError, parse_args
-from piranha.table.ipvsadm.addresses import PROTOCOL_SERVICE_NAMES
 from piranha.table.ipvsadm.texts import usage_text, version_line
 
 # Runs one command line (argv without the program name, stdin for -R) on the live table.
 TableRunner = Callable[[list[str], str], Result]
 
+__all__ = ["SystemResolver", "TableRunner", "lvsd_socket", "main", "no_lvsd_message"]
 
-class SystemResolver:
-    """Names from the system (resolver library, /etc/hosts, /etc/services), as ipvsadm."""
-
-    def host(self, address: str) -> str | None:
-        try:
-            return socket.gethostbyaddr(address)[0]
-        except (OSError, UnicodeError):
-            return None
-
-    def service(self, port: int, proto: int) -> str | None:
-        name = PROTOCOL_SERVICE_NAMES.get(proto)
-        if name is None:
-            return None
-        try:
-            return socket.getservbyport(port, name)
-        except (OSError, OverflowError):
-            return None
-
-    def address(self, name: str) -> str | None:
-        try:
-            return socket.gethostbyname(name)
-        except (OSError, UnicodeError):
-            return None
-
-    def port(self, name: str, proto: int) -> int | None:
-        proto_name = PROTOCOL_SERVICE_NAMES.get(proto)
-        if proto_name is None:
-            return None
-        try:
-            return socket.getservbyname(name, proto_name)
-        except OSError:
-            return None
+# Appended to ipvsadm's help: where the table lives and what an edit lasts for.
+HELP_NOTE = """
+{prog} works on the table of the running lvsd (through its control socket
+{socket}). Changes made with {prog} are run-time only, as with ipvsadm: lvs.cf
+is not changed; a reload of lvsd applies what changed in lvs.cf, a restart
+rebuilds the table from lvs.cf, and health checks keep re-adding and
+re-weighting the real servers they manage.
+Start lvsd with 'piranha lvsd' (or 'systemctl start pulse' on a router).
+"""
 
 
 def lvsd_socket() -> Path:
@@ -115,7 +92,7 @@ def main(argv: list[str] | None = None, runner: TableRunner | None = None) -> in
         sys.stderr.write(exc.message + "\n")
         return exc.exit_code
     if cmd.kind == "help":
-        sys.stdout.write(usage_text(prog))
+        sys.stdout.write(usage_text(prog) + HELP_NOTE.format(prog=prog, socket=lvsd_socket()))
         return 0
     if cmd.kind == "version":
         sys.stdout.write(version_line(prog))

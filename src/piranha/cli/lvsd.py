@@ -1,0 +1,148 @@
+"""``piranha lvsd``: the virtual server daemon, with the original lvsd's flags.
+
+    lvsd [-c|--configfile FILE] [-n|--nodaemon] [-t|--test-start] [--nofork]
+         [-v|--verbose] [--version] [--standby]
+
+As the original: program name ``lvs`` (stdout lines ``lvs: ...`` with
+``-n``), syslog ident ``lvsd`` otherwise, pid file ``/var/run/lvs.pid`` (as
+root; elsewhere, and whenever PIRANHA_RUN_DIR is set, ``<run dir>/lvs.pid``).
+``--nofork`` detaches (syslog, pid file, no terminal) without forking, which
+is how pulse and systemd run it.  ``--standby`` (new) runs the health checks
+only until the control op ``activate``.  See docs/lvsd.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from piranha import __version__
+from piranha.config import Config, ConfigError, config_path, load
+from piranha.runtime.daemon import PidFile, daemonize
+from piranha.runtime.logsetup import setup_logging
+from piranha.runtime.machine import machine_environment
+from piranha.runtime.paths import ensure_run_dir, run_dir
+
+PROGRAM_VERSION = "1.38"  # lvsd.c's last version number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lvsd",
+        description="The LVS virtual server daemon: lvs.cf -> the virtual server table, "
+        "health checks, sorry servers, reloads on SIGHUP.",
+    )
+    parser.add_argument(
+        "-c",
+        "--configfile",
+        metavar="FILE",
+        help="configuration file (default: $PIRANHA_CONFIG or /etc/sysconfig/ha/lvs.cf)",
+    )
+    parser.add_argument("-n", "--nodaemon", action="store_true", help="don't run as a daemon")
+    parser.add_argument(
+        "-t",
+        "--test-start",
+        action="store_true",
+        help="display what would be set up, but don't actually run anything",
+    )
+    parser.add_argument(
+        "--nofork", action="store_true", help="don't fork, but do disassociate (pulse, systemd)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="verbose (debug) output")
+    parser.add_argument("--version", action="store_true", help="display program version")
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="warm standby: run the health checks only, program nothing until `activate`",
+    )
+    return parser
+
+
+def version_text() -> str:
+    return (
+        f"Program Version:\t{PROGRAM_VERSION}\n"
+        f"Built:\t\t\tpiranha {__version__} (Python)\n"
+        f"A component of:\t\tpiranha-{__version__}\n"
+    )
+
+
+def pid_file_path() -> Path:
+    """/var/run/lvs.pid as root (unless PIRANHA_RUN_DIR points elsewhere), else the run dir."""
+    if os.geteuid() == 0 and not os.environ.get("PIRANHA_RUN_DIR"):
+        return Path("/var/run/lvs.pid")
+    return run_dir() / "lvs.pid"
+
+
+def _read_config(path: Path) -> Config | None:
+    """The configuration, or None after saying on stderr what is wrong (as ``lvs: ...``)."""
+    try:
+        return load(path, machine_environment())
+    except OSError as exc:
+        print(f"lvs: failed to open {path}: {exc.strerror or exc}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"lvs: error parsing {path}:", file=sys.stderr)
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=sys.stderr)
+    return None
+
+
+def _detach_without_fork() -> None:
+    """--nofork: no terminal, stdio on /dev/null, own session where allowed."""
+    fd = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(fd, target)
+    if fd > 2:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.setsid()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.version:
+        sys.stdout.write(version_text())
+        return 0
+    path = config_path(args.configfile)
+    config = _read_config(path)
+    if config is None:
+        return 1
+    foreground = args.nodaemon or args.test_start
+    if args.test_start:
+        from piranha.lvsd.teststart import run_test_start
+
+        log = setup_logging("lvsd", foreground=True, verbose=args.verbose, prefix="lvs")
+        return run_test_start(config, path, log)
+
+    pidfile: PidFile | None = None
+    if not foreground:
+        if args.nofork:
+            _detach_without_fork()
+        else:
+            daemonize()
+        pidfile = PidFile(pid_file_path())
+    log = setup_logging("lvsd", foreground=foreground, verbose=args.verbose, prefix="lvs")
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    if pidfile is not None:
+        try:
+            pidfile.acquire()
+        except (RuntimeError, OSError) as exc:
+            log.error("lvsd %s", exc)
+            return 1
+    ensure_run_dir()
+    from piranha.lvsd.supervisor import Lvsd
+
+    daemon = Lvsd(config, path, log=log, standby=args.standby, environment=machine_environment())
+    try:
+        return asyncio.run(daemon.run())
+    finally:
+        if pidfile is not None:
+            pidfile.release()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
