@@ -12,6 +12,10 @@ from pathlib import Path
 # name -> module (imported only when that benchmark runs)
 BENCHMARKS: dict[str, str] = {
     "schedulers": "bench.schedulers",
+    "failover": "bench.failover",
+    "proxy": "bench.proxy",
+    "kernel": "bench.kernel",
+    "health": "bench.health",
 }
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
