@@ -81,6 +81,8 @@ def test_fwmark_service_groups_its_ports() -> None:
         MarkMatch(IPPROTO_TCP, "192.168.0.1", 10000, 10010),
     )
     assert build.add_service_argv(svc)[:3] == ["-A", "-f", "80"]
+    # destinations keep the client's port (IP:0), the server's port is only checked
+    assert [(s.address, s.port) for s in svc.servers] == [("10.0.0.2", 0)]
     table = VirtualTable()
     build.install_service(table, svc)
     service = table.get(svc.key)

@@ -191,7 +191,12 @@ def _server_plan(virtual: Virtual, server: Server, resolve_host: ResolveHost) ->
         virtual=virtual.name,
         name=server.name,
         address=address,
-        port=virtual.server_port(server),
+        # A fwmark service's destinations carry port 0, as `ipvsadm -a -f N -r
+        # IP:0` does: traffic keeps the client's destination port (80 stays 80,
+        # 443 stays 443).  The server's port is only the health-check port then
+        # (piranha.health.monitor_spec reads it from the config).  The original
+        # added IP:rport, which under NAT sent every grouped port to one port.
+        port=0 if virtual.fwmark else virtual.server_port(server),
         weight=server.weight,
         u_threshold=server.uthreshold,
         l_threshold=server.lthreshold,
