@@ -10,7 +10,7 @@ PIP    := $(BIN)/python -m pip
 # the browser for GUI tests, a text browser, ping for fos gateway checks).
 TEST_DEBS  := iproute2 nftables conntrack tcpdump chromium w3m iputils-ping procps openssl
 # Extra packages the benchmarks compare against.
-BENCH_DEBS := haproxy nginx-light wrk keepalived
+BENCH_DEBS := haproxy nginx-light libnginx-mod-stream wrk keepalived
 
 .PHONY: test demo lint unit bench screenshots venv clean
 

@@ -262,3 +262,21 @@ def test_removed_entry_ignores_further_events():
     ct.set_state(conn, "ESTABLISHED", 1.0)
     ct.touch(conn, 1.0)
     assert counts(svc.destinations[0]) == (0, 0, 0)
+
+
+def test_timer_heap_stays_proportional_to_live_entries():
+    """Closed connections must not pile up as dead timers until their old deadlines."""
+    from piranha.table.connections import COMPACT_SLACK
+    from piranha.table.model import IPPROTO_TCP, ServiceKey, VirtualTable
+
+    table = VirtualTable()
+    key = ServiceKey.tcp("10.0.0.1", 80)
+    svc = table.add_service(key, "rr")
+    table.add_dest(key, "10.0.1.1", 80)
+    conns = table.connections
+    for i in range(20_000):
+        conn = conns.schedule(svc, IPPROTO_TCP, f"10.9.{i // 250}.{i % 250}", 1000 + i, "10.0.0.1", 80, 0.0)
+        conns.set_state(conn, "ESTABLISHED", 0.0)
+        conns.remove(conn)
+    assert len(conns) == 0
+    assert len(conns._timers) <= COMPACT_SLACK + 2

@@ -94,6 +94,9 @@ INITIAL_TCP_STATE = "SYN_RECV"
 
 ConnKey = tuple[int, str, int, str, int]
 
+# stale timers tolerated beyond twice the live entries before the heap is rebuilt
+COMPACT_SLACK = 1024
+
 
 class ConnectionTable:
     """Connections and templates of one :class:`VirtualTable`."""
@@ -451,6 +454,21 @@ class ConnectionTable:
     def _arm(self, conn: Connection) -> None:
         conn.armed_at = conn.expires
         heapq.heappush(self._timers, (conn.expires, next(self._seq), conn))
+        if len(self._timers) > 2 * len(self._all) + COMPACT_SLACK:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop timers of removed or re-armed entries.
+
+        Removal is lazy (a heap cannot delete from the middle), so a busy
+        proxy closing thousands of connections a second would otherwise keep
+        every dead entry until its old deadline.  Rebuilding when stale
+        timers outnumber live entries keeps the heap O(live) at O(1)
+        amortised cost per arming.
+        """
+        live = self._all
+        self._timers = [t for t in self._timers if t[2] in live and t[2].armed_at == t[0]]
+        heapq.heapify(self._timers)
 
     def _bind(self, conn: Connection) -> None:
         """``ip_vs_bind_dest``."""
