@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip
 
 # Debian packages the test suite needs (netns, nftables, conntrack, captures,
 # the browser for GUI tests, a text browser, ping for fos gateway checks).
-TEST_DEBS  := iproute2 nftables conntrack tcpdump chromium w3m iputils-ping procps openssl
+TEST_DEBS  := iproute2 nftables conntrack conntrackd tcpdump chromium w3m iputils-ping procps openssl
 # Extra packages the benchmarks compare against.
 BENCH_DEBS := haproxy nginx-light libnginx-mod-stream wrk keepalived
 
