@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from piranha.config.regex import compile_expect
 from piranha.health.expect import MAX_REPLY, Expectation, Verdict
-from piranha.health.regex import compile_expect
 
 
 def regex(text: str) -> Expectation:

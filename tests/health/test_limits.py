@@ -6,8 +6,9 @@ import asyncio
 import resource
 
 from piranha.health import Monitor, cancel_and_wait
-from piranha.health.limits import Limits, Slots, limits, raise_fd_limit, socket_slots
+from piranha.health.limits import Limits, Slots, limits, socket_slots
 from piranha.health.wheel import RESOLUTION, TimerWheel
+from piranha.runtime.limits import raise_fd_limit
 
 from .recording import CheckLog, RecordingActions, capture
 from .servers import TcpServer

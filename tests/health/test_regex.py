@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from piranha.config import parse
-from piranha.health.regex import compile_expect, posix_to_python
+from piranha.config.regex import compile_expect, posix_to_python
 
 
 def found(pattern: str, text: str) -> bool:

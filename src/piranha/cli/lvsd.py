@@ -23,6 +23,7 @@ from pathlib import Path
 from piranha import __version__
 from piranha.config import Config, ConfigError, config_path, load
 from piranha.runtime.daemon import PidFile, daemonize
+from piranha.runtime.limits import raise_fd_limit
 from piranha.runtime.logsetup import setup_logging
 from piranha.runtime.machine import machine_environment
 from piranha.runtime.paths import ensure_run_dir, run_dir
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_run_dir()
     from piranha.lvsd.supervisor import Lvsd
 
+    raise_fd_limit()  # thousands of checks and proxied connections
     daemon = Lvsd(config, path, log=log, standby=args.standby, environment=machine_environment())
     try:
         return asyncio.run(daemon.run())

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .diagnostics import Scope
 from .escapes import translate_escapes
 from .model import Config, Failover, Server, Virtual
+from .regex import compile_expect
 from .schema import SCHED_FLAGS
 from .values import parse_port_ranges
 
@@ -91,7 +92,7 @@ class Rules:
             )
         if c.nat_nmask is not None and c.nat_router is None:
             warn("nat_nmask", "`nat_nmask` has no effect without `nat_router`", c.nat_nmask)
-        if is_int(c.keepalive) and is_int(c.deadtime) and 0 < c.deadtime <= c.keepalive:
+        if is_seconds(c.keepalive) and is_seconds(c.deadtime) and 0 < c.deadtime <= c.keepalive:
             warn(
                 "deadtime",
                 f"deadtime = {c.deadtime} is not longer than keepalive = {c.keepalive}: the backup will take over after a single late heartbeat; use several keepalives",
@@ -311,7 +312,7 @@ class Rules:
                 )
             elif isinstance(block.expect, str):
                 try:
-                    re.compile(translate_escapes(block.expect))
+                    compile_expect(translate_escapes(block.expect))
                 except re.error as exc:
                     self.error(
                         block,
@@ -492,6 +493,10 @@ def _at(block: Block, template: str = " (line {})") -> str:
 
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_seconds(value: Any) -> bool:
+    return is_int(value) or isinstance(value, float)
 
 
 def suggest(word: Any, choices: Iterable[str]) -> str | None:

@@ -14,7 +14,8 @@ normalisation), ``expect`` and ``regex`` (judging replies), ``checks/``
 child-process bounds).  The manual is docs/nanny.md.
 """
 
-from .limits import raise_fd_limit
+from piranha.runtime.limits import raise_fd_limit
+
 from .monitor import Actions, CheckHook, Monitor, cancel_and_wait
 from .spec import CheckSpec, MonitorSpec, failover_monitor_spec, monitor_spec
 

@@ -26,19 +26,6 @@ MAX_SOCKET_SLOTS = 16384
 PROGRAM_SLOTS = max(8, 8 * (os.cpu_count() or 1))
 
 
-def raise_fd_limit() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to its hard limit; return the soft limit.
-
-    Daemons that run thousands of checks call it once at start-up.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and target > soft:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def socket_slots() -> int:
     """How many checks may hold a socket at once, from the current fd limit."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]

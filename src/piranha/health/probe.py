@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 
 from piranha.config import translate_escapes
+from piranha.config.regex import compile_expect
 
 from .expect import ENCODING, ERRORS, Expectation
-from .regex import compile_expect
 from .spec import CheckSpec
 
 HTTP_SEND = "GET / HTTP/1.0\r\n\r\n"

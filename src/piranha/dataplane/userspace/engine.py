@@ -39,10 +39,11 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from piranha.runtime.limits import raise_fd_limit
 from piranha.table.model import IPPROTO_TCP, Connection, Service, ServiceKey, VirtualTable
 
 from .endpoints import Endpoint, open_socket, plan
-from .settings import ProxySettings, raise_fd_limit
+from .settings import ProxySettings
 from .tcp import PAUSE_NO_DEST, ClientSide
 from .udp import UdpEndpoint
 

@@ -80,21 +80,3 @@ def _convert(key: str, raw: str, kind: object) -> object:
     except ValueError:
         name = getattr(kind, "__name__", str(kind))
         raise SettingsError(f"{key} = {raw!r} is not a valid {name}") from None
-
-
-def raise_fd_limit() -> int:
-    """Lift the soft RLIMIT_NOFILE to the hard limit (no privilege needed); returns it.
-
-    A proxied TCP connection holds two descriptors and each listening port
-    one, so the usual soft limit of 1024 would cap us at ~500 connections.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = 1 << 20
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return soft

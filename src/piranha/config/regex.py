@@ -17,9 +17,9 @@ Python-only syntax such as ``(?i)`` or ``\\d`` that glibc rejects or reads
 differently, and leftmost-longest versus leftmost-first alternation (which
 decides *where* a match is, never *whether* there is one).
 
-Acceptance is exactly ``piranha check``'s: an expression is valid iff
-``re.compile(translate_escapes(expect))`` succeeds (piranha.config.checks),
-so a file that passes the check never fails to compile here.
+It lives in ``config`` because ``piranha check`` validates ``expect`` with
+this very function (config.rules) and the health checker compiles it with
+it too, so a file that passes the check never fails to compile at run time.
 """
 
 from __future__ import annotations
