@@ -100,7 +100,7 @@ def test_weight_range():
 @pytest.mark.parametrize("key", ["keepalive", "deadtime"])
 def test_heartbeat_times_must_be_positive(key):
     (e,) = errors(base(extra_global=f"{key} = 0\n"))
-    assert f"`{key}` = 0 is out of range 1-" in e
+    assert f"`{key}` = 0 is out of range 0.01-" in e
 
 
 def test_deadtime_not_above_keepalive_warns():

@@ -11,6 +11,7 @@ none and its diagnostics name the block instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,10 @@ from .model import SECTION_OF, Config, Failover, Server, Virtual
 from .rules import Rules, blocks_of, is_int, location, suggest
 from .schema import KEYS, KeySpec
 from .values import (
+    SECONDS_DECIMALS,
     describe_char,
     forbidden_char,
+    format_seconds,
     inet_aton,
     is_hostname,
     mask_is_contiguous,
@@ -202,10 +205,13 @@ class _Checker(Rules):
         if problem is not None or values_only:
             return problem
         key, kind = spec.key, spec.type
-        if kind in ("int", "port") and spec.range is not None:
+        if kind in ("int", "port", "seconds") and spec.range is not None:
             low, high = spec.range
             if not low <= value <= high:
-                return f"`{key}` = {value} is out of range {low}-{high}"
+                show = format_seconds if kind == "seconds" else str
+                return f"`{key}` = {show(value)} is out of range {show(low)}-{show(high)}"
+            if kind == "seconds" and round(value, SECONDS_DECIMALS) != value:
+                return f"`{key}` = {value} has more than {SECONDS_DECIMALS} decimals"
         elif kind == "choice" and value not in spec.choices:
             hint = suggest(value, spec.choices)
             what = (
@@ -297,6 +303,9 @@ def _type_problem(spec: KeySpec, value: Any) -> str | None:
     kind = spec.type
     if kind in ("int", "port"):
         return None if is_int(value) else f"`{spec.key}` must be an integer, not {value!r}"
+    if kind == "seconds":
+        ok = (is_int(value) or isinstance(value, float)) and math.isfinite(value)
+        return None if ok else f"`{spec.key}` must be a number of seconds, not {value!r}"
     if kind == "bool":
         return None if isinstance(value, bool) else f"`{spec.key}` must be a boolean, not {value!r}"
     if kind == "list":

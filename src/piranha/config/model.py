@@ -20,7 +20,7 @@ from .diagnostics import Diagnostic
 from .schema import FAILOVER, GLOBAL, KEYS, SERVER, VIRTUAL, KeySpec
 
 _PY_TYPES = {
-    "int": "int", "bool": "bool", "port": "int", "host": "str", "ip": "str", "mask": "str",
+    "int": "int", "bool": "bool", "port": "int", "seconds": "float", "host": "str", "ip": "str", "mask": "str",
     "string": "str", "choice": "str", "hostdev": "str", "list": "list[str]",
 }  # fmt: skip
 

@@ -21,10 +21,10 @@ from .environment import Environment
 from .lexer import BLANK, COMMENT, TOKENS, Line, Token, lex, split_lines, tokenize
 from .model import Config, Failover, Server, Virtual
 from .schema import FAILOVER, GLOBAL, KEYS, SERVER, VIRTUAL, KeySpec
-from .values import inet_aton, is_hostname, looks_numeric, strtol
+from .values import decimal_seconds, inet_aton, is_hostname, looks_numeric, strtol
 
 BLOCK_WORDS = (VIRTUAL, FAILOVER, SERVER)
-_SIMPLE = frozenset(("int", "bool", "port", "host", "ip", "mask", "string", "choice"))
+_SIMPLE = frozenset(("int", "bool", "port", "seconds", "host", "ip", "mask", "string", "choice"))
 
 
 class Unknown:
@@ -530,13 +530,19 @@ class Reader:
         key, text = spec.key, tok.text
         if kind in ("string", "choice"):
             return text
-        if kind in ("int", "bool", "port"):
+        if kind == "seconds" and "." in text:
+            try:
+                return decimal_seconds(text)
+            except ValueError as exc:
+                self.error(line, tok.col, f"`{key}` = {text}: {exc}", text, key=key)
+                return UNKNOWN
+        if kind in ("int", "bool", "port", "seconds"):
             try:
                 number, base = strtol(text)
             except ValueError as exc:
                 if kind == "port":
                     return self.service(line, spec, tok)
-                what = "integer" if kind == "int" else "boolean (0 or 1)"
+                what = "boolean (0 or 1)" if kind == "bool" else "integer"
                 self.error(
                     line,
                     tok.col,

@@ -40,6 +40,7 @@ SECTIONS = (GLOBAL, VIRTUAL, SERVER, FAILOVER)
 #   int     C strtol base 0 (010 is octal 8, 0x10 is 16, -5 accepted)  -> int
 #   bool    an int that is 0 or 1                                      -> bool
 #   port    an int, or a tcp service name from /etc/services            -> int
+#   seconds an int as above, or a decimal such as 0.5 (3 decimals at most) -> int | float
 #   host    IPv4 (inet_aton forms, normalised) or a host name as written -> str
 #   ip      IPv4 only (inet_aton forms, normalised)                     -> str
 #   mask    IPv4 netmask (inet_aton forms, normalised)                  -> str
@@ -47,7 +48,19 @@ SECTIONS = (GLOBAL, VIRTUAL, SERVER, FAILOVER)
 #   choice  a string from `choices`                                     -> str
 #   hostdev two values, IP and DEVICE; the device goes to `device_field` -> str
 #   list    `[ a b ... ]` on one line                                   -> list[str]
-TYPES = ("int", "bool", "port", "host", "ip", "mask", "string", "choice", "hostdev", "list")
+TYPES = (
+    "int",
+    "bool",
+    "port",
+    "seconds",
+    "host",
+    "ip",
+    "mask",
+    "string",
+    "choice",
+    "hostdev",
+    "list",
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,7 @@ _PORT = (1, 65535)
 _U16 = (0, 65535)
 _POS = (1, INT_MAX)
 _NONNEG = (0, INT_MAX)
+_HEARTBEAT = (0.01, INT_MAX)  # seconds; 10 ms is VRRPv3's finest advertisement interval
 
 SCHEMA: tuple[KeySpec, ...] = (
     # --- global, in the GUI's order -------------------------------------
@@ -94,8 +108,8 @@ SCHEMA: tuple[KeySpec, ...] = (
     K(GLOBAL, "backup_shared", "string", None, "shared-SCSI device of the backup (failover services)", "pulse (fos)"),
     K(GLOBAL, "heartbeat", "bool", None, "no effect: heartbeats follow `backup_active` (the GUI always wrote 1)", unused=True),
     K(GLOBAL, "heartbeat_port", "port", 539, "UDP port of the heartbeat", "pulse", always=True, range=_PORT),
-    K(GLOBAL, "keepalive", "int", 2, "seconds between heartbeats", "pulse", always=True, range=_POS),
-    K(GLOBAL, "deadtime", "int", 5, "seconds of silence before the partner router is declared dead", "pulse", always=True, range=_POS),
+    K(GLOBAL, "keepalive", "seconds", 2, "seconds between heartbeats (decimals allowed, e.g. 0.1)", "pulse", always=True, range=_HEARTBEAT),
+    K(GLOBAL, "deadtime", "seconds", 5, "seconds of silence before the partner router is declared dead (decimals allowed, e.g. 0.3)", "pulse", always=True, range=_HEARTBEAT),
     K(GLOBAL, "network", "choice", "nat", "forwarding to real servers: nat (-m), direct routing (-g) or tunnel (-i)", "lvsd", always=True, choices=("nat", "direct", "tunnel")),
     K(GLOBAL, "nat_router", "hostdev", None, "floating gateway address and device of the real servers, e.g. `10.0.0.254 eth1:1` (network = nat)", "pulse", device_field="nat_router_device"),
     K(GLOBAL, "nat_nmask", "mask", None, "netmask of nat_router", "pulse"),
@@ -120,6 +134,11 @@ SCHEMA: tuple[KeySpec, ...] = (
     K(GLOBAL, "expire_quiescent_template", "bool", False, "expire persistence templates of quiesced (weight 0) servers (the kernel sysctl)", "lvsd", extension=True),
     K(GLOBAL, "expire_nodest_conn", "bool", False, "expire connections to removed real servers at once (the kernel sysctl)", "lvsd", extension=True),
     K(GLOBAL, "autoreload", "bool", False, "reload lvsd whenever lvs.cf changes", "lvsd", extension=True),
+    K(GLOBAL, "failback", "bool", True, "1: a returning primary takes the service back from the backup (after failback_delay); 0: the service stays on the backup, as in pulse 0.8.6", "pulse", extension=True),
+    K(GLOBAL, "failback_delay", "seconds", 30, "seconds a returning primary must hear the backup serving, with no failure of its own, before it takes the service back (hold-down against a flapping primary)", "pulse", extension=True, range=(0, INT_MAX)),
+    K(GLOBAL, "warm_standby", "bool", True, "1: the inactive router runs `lvsd --standby` (health checks, no data plane), so a takeover starts nothing and knows which real servers are up", "pulse", extension=True),
+    K(GLOBAL, "garp_count", "int", 5, "gratuitous ARPs (request and reply) sent for each address on a takeover", "pulse", extension=True, range=(1, 1000)),
+    K(GLOBAL, "garp_interval", "seconds", 1, "seconds between those gratuitous ARPs", "pulse", extension=True, range=(0.01, 3600)),
     # --- virtual NAME { ... } -----------------------------------------------
     K(VIRTUAL, "active", "bool", False, "the service is set up only when 1", "lvsd", always=True),
     K(VIRTUAL, "address", "hostdev", "0.0.0.0", "virtual IP and the device pulse puts it on, e.g. `192.168.1.100 eth0:1`", "pulse, lvsd", always=True, device_field="device"),

@@ -41,6 +41,30 @@ def strtol(text: str) -> tuple[int, str | None]:
     return sign * int(s, 10), None
 
 
+_DECIMAL_SECONDS = re.compile(r"[0-9]+\.[0-9]+\Z")
+SECONDS_DECIMALS = 3  # millisecond resolution
+
+
+def decimal_seconds(text: str) -> float:
+    """``0.5``-style seconds (keys of type ``seconds`` whose text has a point).
+
+    Text without a point goes through `strtol` as before, so whole numbers
+    read exactly as they always did.  Raises ValueError with what is expected.
+    """
+    if not _DECIMAL_SECONDS.match(text):
+        raise ValueError("seconds expected, e.g. 2 or 0.5")
+    if len(text.partition(".")[2]) > SECONDS_DECIMALS:
+        raise ValueError(f"at most {SECONDS_DECIMALS} decimals (millisecond resolution)")
+    return float(text)
+
+
+def format_seconds(value: float) -> str:
+    """2 -> ``2``, 0.1 -> ``0.1``, 2.0 -> ``2``."""
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{SECONDS_DECIMALS}f}".rstrip("0").rstrip(".")
+
+
 def _aton_part(part: str) -> int | None:
     """One part of an inet_aton address (decimal, 0-octal or 0x-hex)."""
     if part[:2] in ("0x", "0X"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .schema import FAILOVER, GLOBAL, KEYS, SERVER, VIRTUAL, KeySpec
+from .values import format_seconds
 
 BLOCK_INDENT = " " * 5
 SERVER_KEY_INDENT = " " * 9
@@ -45,6 +46,8 @@ def format_value(spec: KeySpec, block: Any) -> str:
         return "1" if value else "0"
     if kind in ("int", "port"):
         return str(value)
+    if kind == "seconds":
+        return format_seconds(value)
     if kind == "hostdev":
         return f"{_token(value)} {_token(getattr(block, spec.device_field or ''))}"
     if kind == "list":
