@@ -9,12 +9,20 @@
    chains, slots, targets, counters.  This is the moment traffic sees the
    change, all of it at once; it takes milliseconds even for a thousand
    services because it bypasses nft's cache refresh.
-3. **Remove structure** (one nft transaction): chains, sets and timeout
-   policies nothing refers to any more.
+3. **Remove** (one netlink batch, then one nft transaction): the elements
+   whose keys left the table, then the chains, sets and timeout policies
+   nothing refers to any more.
+
+Why removals wait for step 3: a rule traversal runs on the generation it
+started in, but each set lookup sees the generation current at the moment
+of the lookup.  A packet already in an old chain when step 2 commits may
+look up a slot number the new plan dropped (a wrr cycle that got shorter):
+were the slot deleted in the same batch, the lookup would miss and the
+connection would be refused.  Kept until step 3, it still resolves.
 
 A failure in step 1 or 2 leaves the kernel as it was before that step
 (the kernel rolls back a refused batch); a failure in step 3 only leaves
-unused objects behind, which the next converge removes.
+unused elements and objects behind, which the next converge removes.
 """
 
 from __future__ import annotations
@@ -57,8 +65,13 @@ def creation_text(objs: list[NftObject]) -> list[str]:
     return lines
 
 
-def owned_changes(old: dict[object, dict], new: dict[object, dict]) -> list[ElementChange]:
-    """The element changes between two groupings; unchanged owners (same object) are skipped."""
+def owned_changes(old: dict[object, dict], new: dict[object, dict]) -> tuple[list[ElementChange], list[ElementChange]]:
+    """The element changes between two groupings: (switch, removals).
+
+    Unchanged owners (same object) are skipped.  ``switch`` holds the
+    deletions of changed values, then the additions; ``removals`` the keys
+    that are gone (see the module's note on why they wait).
+    """
     before: dict[SetKey, dict[bytes, Value]] = {}
     after: dict[SetKey, dict[bytes, Value]] = {}
     for owner in set(old) | set(new):
@@ -71,21 +84,35 @@ def owned_changes(old: dict[object, dict], new: dict[object, dict]) -> list[Elem
     return element_changes(before, after)
 
 
-def element_changes(old: dict[SetKey, dict[bytes, Value]], new: dict[SetKey, dict[bytes, Value]]) -> list[ElementChange]:
-    """Deletions (removed keys, changed values) first, then additions."""
+def element_changes(
+    old: dict[SetKey, dict[bytes, Value]], new: dict[SetKey, dict[bytes, Value]]
+) -> tuple[list[ElementChange], list[ElementChange]]:
+    """(switch, removals): changed values deleted then everything new added; gone keys."""
     deletes: list[ElementChange] = []
     adds: list[ElementChange] = []
+    removals: list[ElementChange] = []
     for set_key in sorted(set(old) | set(new)):
         family, name = set_key
         before = old.get(set_key, {})
         after = new.get(set_key, {})
-        gone = [Element(k) for k, val in before.items() if k not in after or after[k] != val]
+        changed = [Element(k) for k, val in before.items() if k in after and after[k] != val]
+        gone = [Element(k) for k in before if k not in after]
         come = [Element(k, val) for k, val in after.items() if k not in before or before[k] != val]
-        if gone:
-            deletes.append(ElementChange("delete", family, TABLE, name, gone))
+        if changed:
+            deletes.append(ElementChange("delete", family, TABLE, name, changed))
         if come:
             adds.append(ElementChange("add", family, TABLE, name, come))
-    return deletes + adds
+        if gone:
+            removals.append(ElementChange("delete", family, TABLE, name, gone))
+    return deletes + adds, removals
+
+
+def _owned_keys(owned: dict[object, dict[SetKey, dict[bytes, Value]]]) -> dict[SetKey, set[bytes]]:
+    keys: dict[SetKey, set[bytes]] = {}
+    for groups in owned.values():
+        for set_key, values in groups.items():
+            keys.setdefault(set_key, set()).update(values)
+    return keys
 
 
 class Applier:
@@ -100,6 +127,7 @@ class Applier:
         self.log = log
         self.applied = Applied()
         self.steps: dict[str, float] = {}  # seconds of each step of the last apply
+        self.leftover: list[ElementChange] = []  # removals the kernel refused: retried
 
     def reset(self) -> list[str]:
         """Remove our tables (leftovers of a previous run); returns the families found."""
@@ -140,7 +168,7 @@ class Applier:
                 applied.objects[obj.key] = obj
         t1 = time.perf_counter()
         # 2. elements: the switch
-        changes = owned_changes(applied.owned, desired.owned)
+        changes, removals = owned_changes(applied.owned, desired.owned)
         t_sent = time.perf_counter()
         kernel = 0.0
         if changes:
@@ -152,6 +180,7 @@ class Applier:
         applied.owned = dict(desired.owned)
         t2 = time.perf_counter()
         # 3. what nothing uses any more
+        self._remove_elements(desired, removals)
         self._remove_unused(desired)
         self.steps = {
             "structure": t1 - t0,
@@ -161,6 +190,28 @@ class Applier:
             "cleanup": time.perf_counter() - t2,
             "elements": float(sum(len(c.elements) for c in changes)),
         }
+
+    def _remove_elements(self, desired: Desired, removals: list[ElementChange]) -> None:
+        """Delete the keys that left the table, and the leftovers of a refused removal
+        (unless the table holds them again); sets about to go are left to step 3."""
+        todo = list(removals)
+        if self.leftover:
+            live = _owned_keys(desired.owned)
+            for change in self.leftover:
+                keep = live.get((change.family, change.set), set())
+                elements = [e for e in change.elements if e.key not in keep]
+                if elements:
+                    todo.append(ElementChange("delete", change.family, TABLE, change.set, elements))
+            self.leftover = []
+        kept_sets = {(fam, name) for fam, kind, name in desired.objects if kind in ("set", "map")}
+        changes = [c for c in todo if (c.family, c.set) in kept_sets]
+        if not changes:
+            return
+        try:
+            self.sock.apply(changes)
+        except NetlinkError as exc:
+            self.log.warning("could not remove unused nftables elements (will retry): %s", exc)
+            self.leftover = changes
 
     def _remove_unused(self, desired: Desired) -> None:
         applied = self.applied

@@ -45,6 +45,9 @@ from .plan import (
 from .slots import needs_counts
 
 REBALANCE_INTERVAL = 0.3  # seconds between re-weightings of the lc family
+# a listing may reuse the re-weighting's snapshot this young (lvsd's own FRESH_ENOUGH):
+# older, and connections made since (a whole quick test run) would be missing
+SNAPSHOT_REUSE = 0.05
 HORIZON_MARGIN = 1.0  # plan for the connections expected per interval (bench kernel measured 1.0 best)
 
 
@@ -184,6 +187,8 @@ class NftablesBackend(Backend):
             raise BackendError({key: str(exc) for key in changed}) from exc
         self.last_apply_seconds = time.perf_counter() - started
         self.last_steps = {"plan": started - planning, **self._applier.steps}
+        if removed or desired.services.keys() != self._plans.keys():
+            self._last_snapshot = (0.0, None)  # read under other services: not this table's
         self._plans = dict(desired.services)
         for key in [k for k in self._plan_cache if k not in self._plans]:
             del self._plan_cache[key]
@@ -423,9 +428,9 @@ class NftablesBackend(Backend):
         return None
 
     async def _fresh_snapshot(self, now: float) -> readback.Snapshot:
-        """The re-weighting's snapshot if it is younger than a re-weighting interval."""
+        """The re-weighting's snapshot if it is younger than SNAPSHOT_REUSE, else a new one."""
         taken, snap = self._last_snapshot
-        if snap is not None and time.monotonic() - taken < self.rebalance_interval:
+        if snap is not None and time.monotonic() - taken < min(SNAPSHOT_REUSE, self.rebalance_interval):
             return snap
         return await self._snapshot(now)
 
