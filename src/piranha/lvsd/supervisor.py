@@ -189,8 +189,11 @@ class Lvsd(Reloading, Operations):
         self._apply_globals(self.plan)
         if not self.standby:
             await self._run_preflight()
-            if not await self._start_backend():
-                return False
+        # a warm standby starts its data plane too (a worker process, kernel sockets),
+        # empty: `activate` then only programs it — starting it took up to a second,
+        # most of a sub-second failover
+        if not await self._start_backend():
+            return False
         for svc in self.plan.services:
             self._add_service(svc)
         if self.standby:
