@@ -118,3 +118,27 @@ def test_converge_programs_the_table_and_then_only_its_changes(fake):
 
 def test_address_layout_is_the_kernels_union():
     assert m.inet_addr("10.1.2.3") == socket.inet_aton("10.1.2.3") + bytes(12)
+
+
+def test_sync_daemons_started_elsewhere_are_left_running(fake):
+    """pulse's `syncdaemon` starts the kernel's sync daemon itself: a converge that
+    has no daemon in its table must not stop it (connection sync would end)."""
+
+    async def scenario():
+        table = VirtualTable()
+        backend = ipvs_backend.IPVSBackend(table)
+        await backend.start()
+        ipvs = fake[0]
+        ipvs.daemons[m.STATE_MASTER] = ("eth1", 3)  # started by pulse
+        await backend.converge()
+        assert ipvs.daemons == {m.STATE_MASTER: ("eth1", 3)}
+        # lvsadm --start-daemon backup: started, and stopped again when it leaves the table
+        table.daemons["backup"] = SyncDaemon("backup", "eth2", 4)
+        await backend.converge()
+        assert ipvs.daemons == {m.STATE_MASTER: ("eth1", 3), m.STATE_BACKUP: ("eth2", 4)}
+        del table.daemons["backup"]
+        await backend.converge()
+        assert ipvs.daemons == {m.STATE_MASTER: ("eth1", 3)}
+
+    asyncio.run(scenario())
+

@@ -64,6 +64,9 @@ class IPVSBackend(Backend):
         super().__init__(table, options, log=log)
         self.mirror = KernelConnections(table)
         self._genl: GenlSocket | None = None
+        # sync daemons this backend started (from lvsadm --start-daemon): the only ones it
+        # stops; pulse's `syncdaemon` starts and stops its own, which stay untouched
+        self._own_daemons: dict[int, tuple[str, int]] = {}
         self._seen: dict[tuple, tuple[int, ...]] = {}
         self._lock = asyncio.Lock()
 
@@ -141,12 +144,16 @@ class IPVSBackend(Backend):
             for d in self.table.daemons.values()
         }
         for state, (ifn, syncid) in running.items():
-            if wanted.get(state) != (ifn, syncid):
+            if self._own_daemons.get(state) == (ifn, syncid) and wanted.get(state) != (ifn, syncid):
                 await self._call(m.CMD_DEL_DAEMON, m.daemon_attr(state, ifn, syncid))
+                del self._own_daemons[state]
         for state, (ifn, syncid) in wanted.items():
             if running.get(state) != (ifn, syncid):
                 try:
+                    if state in running:  # another daemon in this role (pulse's): replaced
+                        await self._call(m.CMD_DEL_DAEMON, m.daemon_attr(state, *running[state]))
                     await self._call(m.CMD_NEW_DAEMON, m.daemon_attr(state, ifn, syncid))
+                    self._own_daemons[state] = (ifn, syncid)
                 except GenlError as exc:
                     self.log.warning("IPVS refused the %s sync daemon on %s: %s",
                                      "master" if state == m.STATE_MASTER else "backup", ifn, exc)
