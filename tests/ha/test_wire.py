@@ -173,9 +173,20 @@ def test_replay_within_a_boot_is_rejected_and_the_other_path_copy_is_silent():
     first = a.encode(Magic.LVS_RUNNING)
     second = a.encode(Magic.LVS_RUNNING)
     assert b.decode(second) is not None
-    assert b.decode(second) is None  # same datagram over the second heartbeat path
+    assert b.decode(second, "private") is None  # same datagram over the second heartbeat path
     with pytest.raises(Rejected) as exc:
-        b.decode(first)
+        b.decode(second)  # again over the same path: a replay
+    assert exc.value.reason == REPLAYED
+    # an older one not seen yet (the other path was slower): accepted once, late
+    assert b.decode(first, "private") is not None
+    with pytest.raises(Rejected) as exc:
+        b.decode(first, "private")
+    assert exc.value.reason == REPLAYED
+    # further back than the window: a replay whatever the path
+    old = [a.encode(Magic.LVS_RUNNING) for _ in range(66)]
+    assert b.decode(old[-1]) is not None
+    with pytest.raises(Rejected) as exc:
+        b.decode(old[0])
     assert exc.value.reason == REPLAYED
 
 
@@ -210,7 +221,11 @@ def test_recording_from_before_our_own_restart_is_never_accepted():
 
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["send", "replay", "restart", "dup"]), st.integers(0, 50)),
+        st.tuples(
+            st.sampled_from(["send", "replay", "restart", "dup"]),
+            st.integers(0, 50),
+            st.sampled_from(["public", "private"]),
+        ),
         max_size=40,
     )
 )
@@ -222,7 +237,7 @@ def test_guard_never_accepts_a_datagram_twice(script):
     sent: list[bytes] = []
     accepted: set[bytes] = set()
     boot = 1000
-    for op, n in script:
+    for op, n, path in script:
         if op == "restart":
             boot += 1
             a = AuthCodec(KEY, service="lvs", role=0, boot_id=boot, digest=DIGEST)
@@ -234,7 +249,7 @@ def test_guard_never_accepts_a_datagram_twice(script):
         else:
             data = sent[n % len(sent)]
         try:
-            got = b.decode(data)
+            got = b.decode(data, path)
         except (Rejected, Pending):
             continue
         if got is None:

@@ -22,7 +22,7 @@ import contextlib
 import ipaddress
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .arp import base_device
@@ -36,7 +36,9 @@ class FloatingAddress:
     prefixlen: int
     device: str  # the interface: eth0
     label: str  # eth0:1 (or eth0)
-    purpose: str  # "virtual www", "nat_router", "failover ftp" (for log lines)
+    # "virtual www", "nat_router", "failover ftp": for log lines only, so a renamed
+    # virtual server keeps its (equal) address plumbed across a reload
+    purpose: str = field(compare=False)
 
     @property
     def broadcast(self) -> str | None:

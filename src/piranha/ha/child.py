@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -30,28 +29,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from piranha.runtime.control import ControlError, acall
+from piranha.runtime.process import die_with_parent
 
 from .notify import NotifySocket
 
 READY_TIMEOUT = 10.0  # the RHEL pulse's semaphore wait
 STOP_TIMEOUT = 30.0  # then SIGKILL (the original waited forever)
-PR_SET_PDEATHSIG = 1
-
-try:
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # pragma: no cover - not Linux
-    _prctl = None
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGTERM when pulse goes away.
-
-    The kernel ties the signal to the *thread* that forked, not the process:
-    spawn() forks from the default executor's worker threads, which live as
-    long as the event loop does (an idle ThreadPoolExecutor worker never exits).
-    """
-    if _prctl is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+def _kill_orphan(made: asyncio.Future[subprocess.Popen]) -> None:
+    if made.cancelled() or made.exception() is not None:
+        return
+    popen = made.result()
+    with contextlib.suppress(ProcessLookupError):
+        popen.kill()
+    popen.wait()  # SIGKILL: at once
 
 
 class Process:
@@ -68,9 +60,17 @@ class Process:
 
     @classmethod
     async def spawn(cls, argv: list[str], env: dict[str, str]) -> Process:
-        popen = await asyncio.to_thread(
-            subprocess.Popen, argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        made = asyncio.ensure_future(
+            asyncio.to_thread(
+                subprocess.Popen, argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
+            )
         )
+        try:
+            popen = await asyncio.shield(made)
+        except asyncio.CancelledError:
+            # the fork goes on in its thread: a process nobody would watch is killed
+            made.add_done_callback(_kill_orphan)
+            raise
         return cls(popen)
 
     def _reap(self) -> None:
@@ -181,8 +181,12 @@ class LvsdChild:
             self.ready = True
             return None
         ready.cancel()
-        if proc.returncode is not None:
-            self._stopping.add(proc.pid)  # reported here, not through on_exit
+        if proc.returncode is not None:  # reported here, not through on_exit
+            self._stopping.add(proc.pid)
+            if self._watch is not None:  # whichever of us woke first, it is settled now
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._watch
+            self._stopping.discard(proc.pid)
             self.proc = None
             return f"lvsd exited with status {proc.returncode} before it was ready"
         await self.stop(kill=True)

@@ -53,7 +53,11 @@ async def stop_services(config, log: logging.Logger) -> None:
 
 
 async def gateway_reachable(log: logging.Logger, *, tries: int = PING_TRIES) -> bool:
-    gateway = await asyncio.to_thread(netlink.default_gateway)
+    try:
+        gateway = await asyncio.to_thread(netlink.default_gateway)
+    except Exception as exc:  # netlink trouble: the network cannot be vouched for
+        log.warning("cannot read the default gateway: %s", exc)
+        return False
     if gateway is None:
         log.info("no default gateway to check")
         return False

@@ -61,7 +61,7 @@ class HeartbeatSockets:
                     ) from None
                 sock.setblocking(False)
                 p.sock = sock
-        except BindError:
+        except BaseException:  # BindError, or no socket at all: none of ours stays open
             hs.close()
             raise
         return hs

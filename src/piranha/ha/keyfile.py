@@ -10,6 +10,7 @@ more works; one trailing newline is ignored, so both of these do::
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -24,14 +25,15 @@ class KeyFileError(Exception):
 
 def load_key(path: str) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO put there must not hang pulse (it is then refused: not a regular file)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise KeyFileError(
             f"heartbeat_key_file {path} does not exist: create it with "
             f"`umask 077; openssl rand -hex 32 > {path}` and copy it to the other router"
         ) from None
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: a symbolic link
+        if exc.errno == errno.ELOOP:  # a symbolic link
             raise KeyFileError(
                 f"heartbeat_key_file {path} is a symbolic link; point heartbeat_key_file at the file itself"
             ) from None

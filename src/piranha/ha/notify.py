@@ -36,10 +36,13 @@ class NotifySocket:
         old = os.umask(0o177)
         try:
             sock.bind(str(self.path))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
         finally:
             os.umask(old)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        sock.setblocking(False)
         self._sock = sock
         asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import os
@@ -26,11 +27,11 @@ from piranha.runtime.control import ControlError, ControlServer
 from piranha.runtime.paths import socket_path
 
 from . import netlink, state, wire
-from .addresses import AddressKeeper
+from .addresses import AddressError, AddressKeeper
 from .announce import Announcer
 from .child import LvsdChild
 from .fos import PartnerWatch, gateway_reachable
-from .heartbeat import HeartbeatSockets
+from .heartbeat import MAX_DATAGRAM, HeartbeatSockets
 from .keyfile import KeyFileError, load_key
 from .notify import NotifySocket
 from .services import CommandRunner, Floating, FosService, LvsService
@@ -38,6 +39,7 @@ from .syncd import SyncDaemon
 
 LINK_POLL = 1.0  # seconds between link checks besides netlink events
 WARN_EVERY = 10.0  # rate limit for repeated rejection messages
+READS_PER_WAKEUP = 64  # datagrams read per readable event
 MISMATCH_EVERY = 60.0
 
 
@@ -74,6 +76,7 @@ RESTART_KEYS = (
     "backup_private",
     "heartbeat_port",
     "service",
+    "backup_active",  # single-router mode or not: decided at start
 )
 
 
@@ -134,6 +137,8 @@ class Pulse:
         self._worker: asyncio.Task[None] | None = None
         # activation, deactivation and reloads change the same addresses and lvsd: one at a time
         self._busy = asyncio.Lock()
+        self._reload_lock = asyncio.Lock()  # reloads (SIGHUP, control op) one after another
+        self._tasks: set[asyncio.Task[None]] = set()
         self._handed_over = asyncio.Event()
         self._link_sock = None
         self._links_down: list[str] = []
@@ -193,40 +198,45 @@ class Pulse:
         # Heartbeat timing matters more than a few kilobytes: no collector pauses later.
         gc.collect()
         gc.freeze()
-        self.notify_socket = NotifySocket(self.options.run_dir / "pulse-notify.sock")
-        self.notify_socket.open()
-        self.service = self._build_service()
-        self.control = ControlServer(
-            socket_path("pulse"),
-            {"status": self._op_status, "reload": self._op_reload},
-            log=self.log,
-        )
+        # everything set up from here on is released by _shutdown, whatever fails
         try:
-            await self.control.start()
-        except (RuntimeError, OSError) as exc:
-            self.log.error("cannot serve the control socket: %s", exc)
-            self.control = None
-        await self.service.prepare()
-        self.sm = state.PulseState(
-            role=ident.role,
-            service=config.service,
-            backup_active=bool(config.backup_active),
-            timing=timing_of(config),
-            force_active=self.options.force_active,
-        )
-        for p in self.sockets.paths:
-            assert p.sock is not None
-            loop.add_reader(p.sock.fileno(), self._readable, p)
-        self._worker = asyncio.create_task(self._work_loop(), name="pulse-worker")
-        if config.monitor_links and config.backup_active:
-            await self._start_link_watch(loop)
-        self._install_signals(loop)
-        self._dispatch(self.sm.start(time.monotonic()))
-        if config.service == "lvs" and not self.sm.active:
-            self.service.start_standby()
-        sd.notify("READY=1")
-        sd.notify(f"STATUS={self._status_line()}")
-        try:
+            self.notify_socket = NotifySocket(self.options.run_dir / "pulse-notify.sock")
+            self.notify_socket.open()
+            self.service = self._build_service()
+            self.control = ControlServer(
+                socket_path("pulse"),
+                {"status": self._op_status, "reload": self._op_reload},
+                log=self.log,
+            )
+            try:
+                await self.control.start()
+            except (RuntimeError, OSError) as exc:
+                self.log.error("cannot serve the control socket: %s", exc)
+                self.control = None
+            try:
+                await self.service.prepare()
+            except AddressError as exc:
+                self.log.error("cannot set up the addresses: %s", exc)
+                return 1
+            self.sm = state.PulseState(
+                role=ident.role,
+                service=config.service,
+                backup_active=bool(config.backup_active),
+                timing=timing_of(config),
+                force_active=self.options.force_active,
+            )
+            for p in self.sockets.paths:
+                assert p.sock is not None
+                loop.add_reader(p.sock.fileno(), self._readable, p)
+            self._worker = asyncio.create_task(self._work_loop(), name="pulse-worker")
+            if config.monitor_links and config.backup_active:
+                await self._start_link_watch(loop)
+            self._install_signals(loop)
+            self._dispatch(self.sm.start(time.monotonic()))
+            if config.service == "lvs" and not self.sm.active:
+                self.service.start_standby()
+            sd.notify("READY=1")
+            sd.notify(f"STATUS={self._status_line()}")
             await self._timer_loop()
         finally:
             await self._shutdown(loop)
@@ -314,13 +324,15 @@ class Pulse:
         sock = path.sock
         if sock is None:
             return
-        while True:
+        # bounded: a flood of datagrams (each an HMAC to check) must not hold the loop
+        # away from the heartbeat timers; the rest waits for the next wake-up
+        for _ in range(READS_PER_WAKEUP):
             try:
-                data, (source, _port) = sock.recvfrom(2048)
+                data, (source, _port) = sock.recvfrom(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                if exc.errno != 111:  # ECONNREFUSED from an earlier send: harmless
+                if exc.errno != errno.ECONNREFUSED:  # from an earlier send: harmless
                     self._warn("recvfrom", f"recvfrom() failed: {exc.strerror or exc}")
                 continue
             self._datagram(data, source, path.name == "public")
@@ -332,10 +344,10 @@ class Pulse:
             self.log.debug("Unexpected heartbeat from %s", source)
             return
         try:
-            got = self.codec.decode(data)
+            got = self.codec.decode(data, "public" if public else "private")
         except wire.Rejected as exc:
             self.rejected[exc.reason] += 1
-            self._warn(exc.reason + str(exc), f"{exc} (from {source})")
+            self._warn(exc.reason, f"{exc} (from {source})")
             return
         except wire.Pending as exc:
             self.log.debug("%s (from %s)", exc, source)
@@ -515,13 +527,29 @@ class Pulse:
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._terminate, signum)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+
+    def _on_hup(self) -> None:
+        """SIGHUP: one reload at a time, kept referenced, its failure logged."""
+        task = asyncio.create_task(self._reload_serialised(), name="pulse-reload")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reload_serialised(self) -> None:
+        async with self._reload_lock:
+            try:
+                await self.reload()
+            except Exception as exc:  # a reload must never take pulse down
+                self.log.error("reloading %s failed: %s; keeping the running configuration",
+                               self.options.config_path, exc)
 
     def _terminate(self, signum: int) -> None:
         assert self.sm is not None
         if self.sm.phase == state.STOPPING:
             return
         sd.notify("STOPPING=1")
+        if self.service is not None:
+            self.service.stopping = True  # the deactivation must not start a new standby lvsd
         self._dispatch(self.sm.stop(signum, time.monotonic()))
 
     async def reload(self) -> dict[str, Any]:
@@ -565,7 +593,8 @@ class Pulse:
             self.sm.reconfigure(timing_of(new), bool(new.backup_active), time.monotonic())
             async with self._busy:
                 if isinstance(self.service, LvsService):
-                    self.service.syncd.configure(new, _dataplane_name(new))
+                    # choose() may probe nftables: not on the heartbeat's loop
+                    self.service.syncd.configure(new, await asyncio.to_thread(_dataplane_name, new))
                 await self.service.reload(new, self.sm.active)
             self._wake.set()
             return {"ok": True, "errors": []}
@@ -574,7 +603,8 @@ class Pulse:
             sd.notify(f"STATUS={self._status_line()}")
 
     async def _op_reload(self, _request: dict[str, Any]) -> dict[str, Any]:
-        return await self.reload()
+        async with self._reload_lock:
+            return await self.reload()
 
     def _op_status(self, _request: dict[str, Any]) -> dict[str, Any]:
         if self.sm is None or self.identity is None or self.service is None:

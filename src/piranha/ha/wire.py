@@ -206,24 +206,20 @@ class PeerGuard:
     """
 
     RETIRED_KEPT = 64
+    WINDOW = 64  # sequence numbers behind the newest that may still arrive (IPsec's window)
 
     def __init__(self, own_boot_id: int) -> None:
         self.own_boot_id = own_boot_id
         self.current: int | None = None
         self.last_seq = 0
+        # per heartbeat path, bit i: sequence last_seq - i has arrived on that path
+        self.seen: dict[str, int] = {}
         self.heard = 0
         self._retired: deque[int] = deque(maxlen=self.RETIRED_KEPT)
 
-    def check(self, boot_id: int, seq: int, echo: int) -> str:
+    def check(self, boot_id: int, seq: int, echo: int, path: str = "public") -> str:
         if boot_id == self.current:
-            if seq > self.last_seq:
-                self.last_seq = seq
-                return ACCEPT
-            if seq == self.last_seq:
-                return DUPLICATE
-            raise Rejected(
-                REPLAYED, f"replayed heartbeat (sequence {seq}, newest seen {self.last_seq})"
-            )
+            return self._in_window(seq, path)
         if boot_id in self._retired:
             raise Rejected(
                 REPLAYED, "replayed heartbeat from an earlier run of the partner's pulse"
@@ -235,7 +231,31 @@ class PeerGuard:
             )
         if self.current is not None:
             self._retired.append(self.current)
-        self.current, self.last_seq = boot_id, seq
+        self.current, self.last_seq, self.seen = boot_id, seq, {path: 1}
+        return ACCEPT
+
+    def _in_window(self, seq: int, path: str) -> str:
+        """Newer than any: accepted.  Within the window behind the newest: accepted if
+        new (the two paths may deliver out of order), a silent duplicate if it came
+        over the other path (each heartbeat is sent over both), a replay if it came
+        over this path before.  Older than the window: a replay."""
+        if seq > self.last_seq:
+            shift = seq - self.last_seq
+            mask = (1 << self.WINDOW) - 1
+            self.seen = {p: (bits << shift) & mask if shift < self.WINDOW else 0 for p, bits in self.seen.items()}
+            self.seen[path] = self.seen.get(path, 0) | 1
+            self.last_seq = seq
+            return ACCEPT
+        behind = self.last_seq - seq
+        bit = 1 << behind
+        here = self.seen.get(path, 0)
+        if behind >= self.WINDOW or here & bit:
+            raise Rejected(
+                REPLAYED, f"replayed heartbeat (sequence {seq}, newest seen {self.last_seq})"
+            )
+        self.seen[path] = here | bit
+        if any(bits & bit for p, bits in self.seen.items() if p != path):
+            return DUPLICATE
         return ACCEPT
 
 
@@ -250,8 +270,8 @@ class PlainCodec:
     def encode(self, magic: int) -> bytes:
         return encode_plain(magic)
 
-    def decode(self, data: bytes) -> Received | None:
-        """Received, None for a harmless duplicate, or raise Rejected / Pending."""
+    def decode(self, data: bytes, path: str = "public") -> Received:
+        """Received, or raise Rejected (the original's format has nothing to replay-check)."""
         return decode_plain(data, self.service)
 
 
@@ -278,7 +298,9 @@ class AuthCodec:
         fields = AuthFields(magic, self.role, self.boot_id, self.seq, self.guard.heard, self.digest)
         return encode_auth(self.key, fields)
 
-    def decode(self, data: bytes) -> Received | None:
+    def decode(self, data: bytes, path: str = "public") -> Received | None:
+        """Received, None for the copy from the other heartbeat path, or raise
+        Rejected / Pending."""
         f = decode_auth(self.key, data)
         if f.role == self.role:
             raise Rejected(SPOOFED, "heartbeat claiming our own role (reflected or misconfigured)")
@@ -287,7 +309,7 @@ class AuthCodec:
                 BAD, "Incompatible heartbeat received -- other system not using identical services"
             )
         previous = self.guard.current
-        if self.guard.check(f.boot_id, f.seq, f.echo) == DUPLICATE:
+        if self.guard.check(f.boot_id, f.seq, f.echo, path) == DUPLICATE:
             return None
         return Received(f.magic, f.digest, new_boot=f.boot_id != previous)
 
