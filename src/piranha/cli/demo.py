@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import importlib.util
 import os
 import secrets
@@ -26,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from piranha.runtime.process import die_with_parent
 
 ADDRESS = "127.0.0.1"
 REAL_SERVER_PORTS = (8081, 8082, 8083)
@@ -134,31 +134,10 @@ class RealServer(asyncio.Protocol):
 # -- the children (lvsd, the GUI) ---------------------------------------------------
 
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec function asking the kernel to SIGTERM the child when the demo dies.
-
-    (What the original lvsd did for its nannies.)  Resolved before any fork, so
-    the child only makes one system call between fork and exec.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-    return preexec
-
-
 class Children:
     def __init__(self) -> None:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.preexec = _die_with_parent()
+        self.preexec = die_with_parent
 
     def start(
         self, name: str, argv: list[str], env: dict[str, str], **kw: object

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 from dataclasses import dataclass
@@ -83,3 +84,23 @@ async def run_command(
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
+
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved once, before any fork
+except (OSError, AttributeError):  # pragma: no cover - not Linux
+    _prctl = None
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``signum`` to this process when its parent dies.
+
+    As a ``preexec_fn`` it runs in the child between fork and exec (one system
+    call); a child can also call it itself.  The kernel ties the signal to the
+    *thread* that forked: fork from a thread that lives as long as the parent.
+    """
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import gc
 import json
 import logging
@@ -32,13 +30,12 @@ import socket
 import sys
 from typing import Any
 
+from piranha.runtime.process import die_with_parent
 from piranha.table.model import VirtualTable
 
 from . import ipc, sync
 from .engine import ProxyEngine
 from .settings import ProxySettings
-
-PR_SET_PDEATHSIG = 1
 
 
 class _ForwardLogs(logging.Handler):
@@ -170,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default="{}", help="ProxySettings fields as JSON")
     parser.add_argument("--log-level", type=int, default=logging.INFO)
     args = parser.parse_args(argv)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = ProxySettings(**json.loads(args.settings))
     forward = _ForwardLogs()
