@@ -328,3 +328,14 @@ def test_announcer_sends_at_once_then_repeats_and_says_when_done(caplog):
         asyncio.run(go())
     assert len(sent) == 3 * 2 + 1
     assert [r.getMessage() for r in caplog.records] == ["gratuitous lvs arps finished"]
+
+
+def test_a_floating_address_is_the_same_whatever_the_virtual_server_is_called():
+    """A reload that renames a virtual server must not take its VIP down and up."""
+    from piranha.ha.addresses import FloatingAddress
+
+    old = FloatingAddress("10.0.0.100", 24, "eth0", "eth0:1", "virtual www")
+    renamed = FloatingAddress("10.0.0.100", 24, "eth0", "eth0:1", "virtual web")
+    relabelled = FloatingAddress("10.0.0.100", 24, "eth0", "eth0:2", "virtual www")
+    assert old == renamed and hash(old) == hash(renamed) and renamed in [old]
+    assert old != relabelled  # the kernel's label changes: the address is re-added
