@@ -43,7 +43,7 @@ import textwrap
 import threading
 import time
 
-from tests.ha.cluster import PRIVATE, PUBLIC, VIP, Cluster, cluster, lvs_cf
+from tests.ha.cluster import PRIVATE, PUBLIC, REAL_SERVERS, VIP, Cluster, cluster, lvs_cf
 
 from . import OUT_DIR
 
@@ -155,12 +155,11 @@ def pulse_cluster_ready(c: Cluster, timeout: float = 60) -> tuple[str, str]:
         (s,) = [n for n in states if n != a]
         standby = states[s]
         ok = standby["state"] == "inactive" and standby["lvsd_state"] == "standby"
+        # ... and its first round of health checks done (docs/pulse.md, warm standby)
+        ok = ok and c.routers[s].servers_up() == len(REAL_SERVERS)
         return (a, s) if ok and standby["partner"]["state"] == "running" else None
 
     return c.wait_for(settled, timeout=timeout, what="one router active, the other standing by")
-
-
-CHECK_ROUND = 1.2  # seconds: one health-check interval of the cluster's lvs.cf, and a margin
 
 
 def run_pulse(keepalive: float, deadtime: float, mode: str, runs: int) -> list[float]:
@@ -176,10 +175,7 @@ def run_pulse(keepalive: float, deadtime: float, mode: str, runs: int) -> list[f
             for _ in range(runs):
                 # a random phase against the heartbeat: the crash may come just after one or
                 # just before the next (a fixed pause would always hit the same point)
-                # ... and after the restarted standby's first round of health checks (spread
-                # over the check interval, `timeout = 1` in the cluster's lvs.cf): before it,
-                # a takeover starts with only the real servers checked so far (docs/pulse.md)
-                time.sleep(max(2 * keepalive, CHECK_ROUND) + random.uniform(0, keepalive))
+                time.sleep(max(2 * keepalive, 0.3) + random.uniform(0, keepalive))
                 probe.wait_for(active, 30)
                 c.kill(active, signal.SIGKILL if mode == "crash" else signal.SIGTERM)
                 while True:  # the first answer from the standby after the last from `active`

@@ -159,6 +159,16 @@ class Router:
         with ControlClient(self.run_dir / "pulse.sock", timeout=timeout) as client:
             return client.call("status")
 
+    def servers_up(self, timeout: float = 3.0) -> int:
+        """Real servers this router's lvsd (active or warm standby) has checked up."""
+        from piranha.runtime.control import ControlClient, ControlError
+
+        try:
+            with ControlClient(self.run_dir / "lvsd.sock", timeout=timeout) as client:
+                return sum(1 for h in client.call("health") if h["state"] == "up")
+        except (OSError, ControlError):
+            return 0
+
     def lvsd_pids(self) -> list[int]:
         out = subprocess.run(
             ["ip", "netns", "pids", self.host.name], capture_output=True, text=True

@@ -18,6 +18,7 @@ from tests.ha.cluster import (
     CAPTURE,
     NAT_ROUTER,
     PUBLIC,
+    REAL_SERVERS,
     SPOOF,
     VIP,
     cluster,
@@ -35,6 +36,8 @@ def up(c):
     c.wait_for(lambda: r1.status()["state"] == "active", what="r1 active")
     c.wait_for(lambda: c.request() is not None, what="an answer through r1")
     c.wait_for(lambda: r2.status()["lvsd_state"] == "standby", what="warm standby lvsd on r2")
+    # a just-started standby knows its real servers after its first round of checks
+    c.wait_for(lambda: r2.servers_up() == len(REAL_SERVERS), what="r2's checks admitted the servers")
     c.wait_for(lambda: r2.status()["partner"]["state"] == "running", what="r2 hears r1 running")
     return r1, r2
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from piranha.cli import lvsd as cli
+from piranha.runtime.daemon import default_pid_file
 
 from .cfg import config_text, server, virtual
 from .process import LvsdProcess, lvs_cf, random_vip, service, wait_until
@@ -80,10 +81,10 @@ def test_bad_and_missing_files(tmp_path: Path) -> None:
 
 def test_pid_file_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PIRANHA_RUN_DIR", str(tmp_path))
-    assert cli.pid_file_path() == tmp_path / "lvs.pid"
+    assert default_pid_file("lvs", cli.run_dir()) == tmp_path / "lvs.pid"
     monkeypatch.delenv("PIRANHA_RUN_DIR")
     if os.geteuid() == 0:
-        assert cli.pid_file_path() == Path("/var/run/lvs.pid")
+        assert default_pid_file("lvs", cli.run_dir()) == Path("/var/run/lvs.pid")
 
 
 def test_nofork_daemon_and_a_second_lvsd(tmp_path: Path) -> None:

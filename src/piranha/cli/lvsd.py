@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import sys
-from pathlib import Path
 
 from piranha import __version__
-from piranha.config import Config, ConfigError, config_path, load
-from piranha.runtime.daemon import PidFile, daemonize
+from piranha.config import config_path
+from piranha.runtime.daemon import PidFile, default_pid_file, detach
 from piranha.runtime.limits import raise_fd_limit
 from piranha.runtime.logsetup import setup_logging
 from piranha.runtime.machine import machine_environment
 from piranha.runtime.paths import ensure_run_dir, run_dir
+
+from .common import read_config
 
 PROGRAM_VERSION = "1.38"  # lvsd.c's last version number
 
@@ -71,44 +70,13 @@ def version_text() -> str:
     )
 
 
-def pid_file_path() -> Path:
-    """/var/run/lvs.pid as root (unless PIRANHA_RUN_DIR points elsewhere), else the run dir."""
-    if os.geteuid() == 0 and not os.environ.get("PIRANHA_RUN_DIR"):
-        return Path("/var/run/lvs.pid")
-    return run_dir() / "lvs.pid"
-
-
-def _read_config(path: Path) -> Config | None:
-    """The configuration, or None after saying on stderr what is wrong (as ``lvs: ...``)."""
-    try:
-        return load(path, machine_environment())
-    except OSError as exc:
-        print(f"lvs: failed to open {path}: {exc.strerror or exc}", file=sys.stderr)
-    except ConfigError as exc:
-        print(f"lvs: error parsing {path}:", file=sys.stderr)
-        for diagnostic in exc.diagnostics:
-            print(diagnostic, file=sys.stderr)
-    return None
-
-
-def _detach_without_fork() -> None:
-    """--nofork: no terminal, stdio on /dev/null, own session where allowed."""
-    fd = os.open(os.devnull, os.O_RDWR)
-    for target in (0, 1, 2):
-        os.dup2(fd, target)
-    if fd > 2:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        os.setsid()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.version:
         sys.stdout.write(version_text())
         return 0
     path = config_path(args.configfile)
-    config = _read_config(path)
+    config = read_config(path, "lvs", machine_environment())
     if config is None:
         return 1
     foreground = args.nodaemon or args.test_start
@@ -120,11 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     pidfile: PidFile | None = None
     if not foreground:
-        if args.nofork:
-            _detach_without_fork()
-        else:
-            daemonize()
-        pidfile = PidFile(pid_file_path())
+        detach(fork=not args.nofork)
+        pidfile = PidFile(default_pid_file("lvs", run_dir()))
     log = setup_logging("lvsd", foreground=foreground, verbose=args.verbose, prefix="lvs")
     for warning in config.warnings:
         log.warning("%s", warning)

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import random
 import sys
 import time
 from pathlib import Path
 
 from piranha import __version__
-from piranha.config import Config, ConfigError, config_path, load
-from piranha.runtime.daemon import PidFile, daemonize
+from piranha.config import config_path
+from piranha.runtime.daemon import PidFile, default_pid_file, detach
 from piranha.runtime.logsetup import setup_logging
 from piranha.runtime.paths import ensure_run_dir, run_dir
+
+from .common import read_config
 
 PROGRAM_VERSION = "1.56"  # pulse.c's last version number
 
@@ -101,28 +101,6 @@ def _delay_seconds(text: str) -> float:
     return value
 
 
-def _read_config(path: Path) -> Config | None:
-    try:
-        return load(path)
-    except OSError as exc:
-        print(f"pulse: failed to open {path}: {exc.strerror or exc}", file=sys.stderr)
-    except ConfigError as exc:
-        print(f"pulse: error parsing {path}:", file=sys.stderr)
-        for diagnostic in exc.diagnostics:
-            print(diagnostic, file=sys.stderr)
-    return None
-
-
-def _detach_without_fork() -> None:
-    fd = os.open(os.devnull, os.O_RDWR)
-    for target in (0, 1, 2):
-        os.dup2(fd, target)
-    if fd > 2:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        os.setsid()
-
-
 def _cleanup(directory: Path) -> int:
     from piranha.ha.addresses import AddressError, AddressKeeper
 
@@ -152,13 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     if delay:
         time.sleep(delay)
     path = config_path(args.configfile)
-    config = _read_config(path)
+    config = read_config(path, "pulse")
     if config is None:
         return 1
 
     from piranha.ha.child import default_lvsd_command
     from piranha.ha.heartbeat import BindError
-    from piranha.ha.pulse import Options, Pulse, StartupError, local_addresses, pid_file_path
+    from piranha.ha.pulse import Options, Pulse, StartupError, local_addresses
 
     foreground = args.nodaemon
     options = Options(
@@ -182,11 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         print("pulse: --fos ignored: failover services run inside pulse", file=sys.stderr)
     pidfile: PidFile | None = None
     if not foreground:
-        if args.nofork:
-            _detach_without_fork()
-        else:
-            daemonize()
-        pidfile = PidFile(pid_file_path(directory))
+        detach(fork=not args.nofork)
+        pidfile = PidFile(default_pid_file("pulse", directory))
     pulse.log = setup_logging("pulse", foreground=foreground, verbose=args.verbose)
     for warning in config.warnings:
         pulse.log.warning("%s", warning)

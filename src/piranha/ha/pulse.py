@@ -13,7 +13,6 @@ import contextlib
 import errno
 import gc
 import logging
-import os
 import secrets
 import signal
 import time
@@ -689,9 +688,3 @@ def _dataplane_name(config: Config) -> str | None:
 
 def local_addresses() -> set[str]:
     return {a.address for a in netlink.local_addresses()}
-
-
-def pid_file_path(run_dir: Path) -> Path:
-    if os.geteuid() == 0 and not os.environ.get("PIRANHA_RUN_DIR"):
-        return Path("/var/run/pulse.pid")
-    return run_dir / "pulse.pid"

@@ -74,6 +74,23 @@ def use_uvloop() -> bool:
     return importlib.util.find_spec("uvloop") is not None
 
 
+async def _cancel_all(tasks: list[asyncio.Task[Any]], log: logging.Logger) -> None:
+    """Cancel and wait for ``tasks``; cancel again what is still running after a
+    second (Python 3.11's wait_for can swallow one cancellation)."""
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(5):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=1.0)
+    for task in pending:
+        log.warning("task %s did not stop", task.get_name())
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: nothing logged as "never retrieved"
+
+
 def default_monitor_factory(spec: Any, actions: Any, log: logging.Logger) -> Any:
     from piranha.health import Monitor
 
@@ -223,12 +240,7 @@ class Lvsd(Reloading, Operations):
             return
         self.state = "stopping"  # from here on, reloads are refused
         self.notify("STOPPING=1")
-        tasks = [*self._background, *self._signal_tasks]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _cancel_all([*self._background, *self._signal_tasks], self.log)
         self._background = []
         if self._reload_lock is not None:
             await self._reload_lock.acquire()  # a reload from the control socket finishes first
@@ -634,7 +646,9 @@ class Lvsd(Reloading, Operations):
     # ---------------------------------------------------------- housekeeping
 
     async def _housekeeping(self) -> None:
-        while True:
+        # the state check too: on 3.11 a cancellation that meets a finishing wait_for
+        # inside a round can be swallowed, and the loop must still end
+        while self.state not in ("stopping", "stopped"):
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             try:
                 await self.tick()

@@ -15,11 +15,34 @@ def daemonize() -> None:
     if os.fork() > 0:
         os._exit(0)
     os.chdir("/")
+    _stdio_to_devnull()
+
+
+def detach(*, fork: bool) -> None:
+    """Become a daemon: double fork (``daemonize``), or for ``--nofork`` (systemd, a
+    supervisor) only stdio on /dev/null and a session of our own where allowed."""
+    if fork:
+        daemonize()
+        return
+    _stdio_to_devnull()
+    with contextlib.suppress(OSError):
+        os.setsid()
+
+
+def _stdio_to_devnull() -> None:
     fd = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
         os.dup2(fd, target)
     if fd > 2:
         os.close(fd)
+
+
+def default_pid_file(name: str, directory: Path) -> Path:
+    """``/var/run/<name>.pid`` as root (unless PIRANHA_RUN_DIR points elsewhere),
+    else ``<directory>/<name>.pid``."""
+    if os.geteuid() == 0 and not os.environ.get("PIRANHA_RUN_DIR"):
+        return Path(f"/var/run/{name}.pid")
+    return directory / f"{name}.pid"
 
 
 class PidFile:
