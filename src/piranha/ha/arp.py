@@ -118,13 +118,6 @@ def send_frames(ifname: str, frames: list[bytes]) -> None:
             sock.send(frame)
 
 
-def interface_mac(ifname: str) -> bytes:
-    """The hardware address of ``ifname`` (raises OSError if there is no such interface)."""
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as sock:
-        sock.bind((ifname, 0))
-        return sock.getsockname()[4][:6]
-
-
 def announce(ifname: str, ip: str) -> None:
     """One gratuitous ARP (request and reply) for ``ip`` from ``ifname``'s own MAC."""
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as sock:

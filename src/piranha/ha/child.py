@@ -203,11 +203,6 @@ class LvsdChild:
         self.standby = False
         return None
 
-    async def status(self) -> dict | None:
-        with contextlib.suppress(ControlError, OSError, ValueError):
-            return await acall(self.control_path, "status", timeout=2.0)
-        return None
-
     def reload(self) -> bool:
         """Forward SIGHUP (only to our lvsd: the original hit its whole process group
         when none was running)."""

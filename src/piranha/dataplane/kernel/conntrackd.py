@@ -30,8 +30,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from piranha.runtime.process import CommandResult, run_command
-
 DEFAULT_PORT = 3780
 PROGRAM = "conntrackd"
 
@@ -147,12 +145,3 @@ def write_config(s: SyncSettings) -> Path:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.write_text(render_config(s))
     return path
-
-
-async def become_primary(s: SyncSettings, timeout: float = 10.0) -> list[CommandResult]:
-    """Take the partner's connections into our kernel and make ours the reference."""
-    return [await run_command(argv, timeout=timeout) for argv in primary_argvs(s)]
-
-
-async def become_backup(s: SyncSettings, timeout: float = 10.0) -> list[CommandResult]:
-    return [await run_command(argv, timeout=timeout) for argv in backup_argvs(s)]
