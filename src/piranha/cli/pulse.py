@@ -134,7 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         return 1
 
-    from piranha.ha.child import default_lvsd_command
     from piranha.ha.heartbeat import BindError
     from piranha.ha.pulse import Options, Pulse, StartupError, local_addresses
 
@@ -146,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         test_start=args.test_start or args.norun,
         force_active=args.forceactive,
-        lvsd_command=[args.lvsd] if args.lvsd else default_lvsd_command(),
+        lvsd_command=[args.lvsd] if args.lvsd else [sys.executable, "-m", "piranha.cli.main", "lvsd"],
         run_dir=directory,
     )
     log = setup_logging("pulse", foreground=True, verbose=args.verbose, stream=sys.stderr)

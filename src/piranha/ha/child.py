@@ -24,7 +24,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,10 +91,6 @@ class Process:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
-
-
-def default_lvsd_command() -> list[str]:
-    return [sys.executable, "-m", "piranha.cli.main", "lvsd"]
 
 
 class LvsdChild:
