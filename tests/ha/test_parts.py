@@ -339,3 +339,14 @@ def test_a_floating_address_is_the_same_whatever_the_virtual_server_is_called():
     relabelled = FloatingAddress("10.0.0.100", 24, "eth0", "eth0:2", "virtual www")
     assert old == renamed and hash(old) == hash(renamed) and renamed in [old]
     assert old != relabelled  # the kernel's label changes: the address is re-added
+
+
+def test_a_heartbeat_that_cannot_be_sent_is_counted_with_its_reason():
+    # the broadcast address from loopback: the kernel refuses at once
+    hs = HeartbeatSockets.bind(0, "127.0.0.1", "255.255.255.255", None, None)
+    try:
+        assert hs.send(b"x") == 0
+        (path,) = hs.paths
+        assert path.errors == 1 and path.last_error in ("Invalid argument", "Permission denied")
+    finally:
+        hs.close()

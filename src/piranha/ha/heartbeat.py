@@ -26,6 +26,7 @@ class Path:
     partner: str
     sock: socket.socket | None = None
     errors: int = 0
+    last_error: str = ""  # the newest send failure (strerror), for the log
 
 
 @dataclass
@@ -78,8 +79,9 @@ class HeartbeatSockets:
             try:
                 p.sock.sendto(data, (p.partner, self.port))
                 sent += 1
-            except OSError:
+            except OSError as exc:
                 p.errors += 1
+                p.last_error = exc.strerror or str(exc)
         return sent
 
     def close(self) -> None:

@@ -393,8 +393,16 @@ class Pulse:
         value = self.sm.heartbeat_magic() if magic is None else magic
         if self.options.verbose:
             self.log.debug("DEBUG -- Sending heartbeat...")
+        before = [p.errors for p in self.sockets.paths]
         if self.sockets.send(self.codec.encode(value)):
             self.sent += 1
+        for p, errors in zip(self.sockets.paths, before, strict=True):
+            if p.errors != errors:  # a dead path is otherwise invisible until the partner acts
+                self._warn(
+                    f"send-{p.name}",
+                    f"cannot send heartbeats to {p.partner} on the {p.name} path: {p.last_error} "
+                    f"({p.errors} failed so far)",
+                )
 
     def _warn(self, key: str, message: str) -> None:
         now = time.monotonic()
@@ -628,6 +636,7 @@ class Pulse:
                 "sent": self.sent,
                 "received": self.received,
                 "rejected": dict(self.rejected),
+                "send_errors": {p.name: p.errors for p in self.sockets.paths} if self.sockets else {},
                 "config_mismatch": self.config_mismatch,
                 "authenticated": bool(self.codec and self.codec.authenticated),
                 "keepalive": sm.timing.keepalive,
