@@ -9,6 +9,7 @@ real servers answer the client directly.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -110,6 +111,31 @@ def test_flows_listed_counted_and_removed_server_keeps_established_flows(fresh):
     assert json.loads(held.communicate(timeout=20)[0])["failures"] == 0
     again = fresh.load(count=10)
     assert "rs1" not in again["names"] and again["failures"] == 0
+
+
+REUSE_PORT = """
+import socket, struct, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.97.0.2", 45678))
+s.settimeout(5)
+s.connect((sys.argv[1], 80))
+s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+print(s.recv(4096).split(b"\\r\\n\\r\\n", 1)[1].decode().strip())
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST: no TIME_WAIT
+s.close()
+"""
+
+
+def test_a_new_connection_on_a_closed_flow_is_scheduled_afresh(fresh):
+    """The same client port again after a close (IPVS conn_reuse_mode): the old flow
+    entry must not send the new connection after a server that left."""
+    add_service(fresh, "rr")
+    first = fresh.client.run([sys.executable, "-c", REUSE_PORT, VIP_DR]).stdout.strip()
+    fresh.lvsadm("-d", "-t", SVC, "-r", RS[int(first[-1]) - 1])
+    again = fresh.client.run([sys.executable, "-c", REUSE_PORT, VIP_DR]).stdout.strip()
+    assert first in ("rs1", "rs2", "rs3") and again in ("rs1", "rs2", "rs3")
+    assert again != first
 
 
 def test_removed_server_udp_flows_are_rescheduled(fresh):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import struct
 
@@ -69,6 +70,7 @@ async def test_ten_thousand_aborted_connections_leave_no_descriptor(anyio_backen
         async with running_proxy(table, linger_max=100) as backend:
             engine = backend._engine
             await asyncio.sleep(0.05)
+            gc.collect()  # descriptors of earlier tests' garbage go now, not mid-count
             before = fd_count()
             for start in range(0, TOTAL, BATCH):
                 await asyncio.gather(
@@ -78,8 +80,8 @@ async def test_ten_thousand_aborted_connections_leave_no_descriptor(anyio_backen
                 lambda: not engine.open and not engine.connecting, timeout=20,
                 what="every proxied connection to be released",
             )
+            # a leak only adds descriptors (fewer: something unrelated was closed meanwhile)
             await eventually(lambda: fd_count() <= before, timeout=10, what="descriptors back")
-            assert fd_count() == before
             # (under uvloop a client that resets before it is taken has no address left
             # to schedule it by: counted apart)
             early = backend.counters()["gone_before_accept"]

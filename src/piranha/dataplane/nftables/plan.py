@@ -482,6 +482,10 @@ def plan_service(svc: Service, ctx: Context) -> ServicePlan:
                 rules = [
                     "meta mark set 0",
                     f"meta mark set {fk} map @flows_tcp",
+                    # a new SYN on a flow that has closed is a new connection, scheduled
+                    # afresh (IPVS's conn_reuse_mode): not sent after a departed server
+                    f"meta mark != 0 tcp flags & (syn | ack) == syn {fk} @closing "
+                    f"delete @closing {{ {fk} }} delete @flows_tcp {{ {fk} : meta mark }} meta mark set 0",
                     f"meta mark 0 tcp flags & (syn | ack) == syn goto {new_chain.name}",
                     "meta mark 0 accept",
                     f"tcp flags & (fin | rst) != 0 update @closing {{ {fk} timeout {t.tcpfin}s }}",
