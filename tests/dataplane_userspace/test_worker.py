@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from piranha.dataplane.base import BackendError, BackendOptions
@@ -234,8 +234,15 @@ def _do(table, op):
         pass  # what the kernel would refuse, refused here too
 
 
+_UDP53, _TCP80 = ServiceKey(17, "10.0.0.1", 53), ServiceKey(6, "10.0.0.1", 80)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_ops, max_size=30))
+@example(  # a service deleted and added again between two converges moves to the end
+    [("add_service", _UDP53, "rr", 0), ("add_service", _TCP80, "rr", 0), ("converge",),
+     ("delete_service", _UDP53), ("add_service", _UDP53, "rr", 0)]
+)  # fmt: skip
 def test_the_workers_table_follows_any_history(ops):
     lvsd, worker = VirtualTable(), VirtualTable()
     for op in [*ops, ("converge",)]:

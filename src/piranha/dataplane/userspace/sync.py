@@ -111,6 +111,8 @@ def apply(table: VirtualTable, spec: dict[str, Any], now: float | None = None) -
         svc.match = tuple(MarkMatch(*m) for m in match)
         svc.proxy_protocol = proxy
         _apply_dests(table, svc, dests, now)
+    if list(table.services) != list(wanted):  # lvsd's order (a service deleted and added again)
+        table.services = {key: table.services[key] for key in wanted}
 
 
 def _apply_dests(table: VirtualTable, svc: Service, dests: tuple, now: float) -> None:
