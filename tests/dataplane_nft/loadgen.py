@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import random
 import time
 from collections import Counter, defaultdict
 
@@ -52,10 +53,15 @@ class UdpClient(asyncio.DatagramProtocol):
             self.answer.set_result(data.decode())
 
 
+# each UDP request from a port of its own, below the kernel's ephemeral range: a port
+# drawn twice would be the same flow (and the same real server) on purpose, not by luck
+_udp_ports = itertools.count(random.randrange(20000, 31000))
+
+
 async def udp_request(host, port, source, timeout):
     loop = asyncio.get_running_loop()
     transport, proto = await loop.create_datagram_endpoint(
-        UdpClient, remote_addr=(host, port), local_addr=(source or "0.0.0.0", 0)
+        UdpClient, remote_addr=(host, port), local_addr=(source or "0.0.0.0", next(_udp_ports))
     )
     try:
         transport.sendto(b"hello")
