@@ -163,6 +163,32 @@ def report(request: Request, result: EditResult, what: str) -> None:
     )
 
 
+async def accept(
+    request: Request,
+    form: dict[str, str],
+    config: Config,
+    scope: tuple[Any, ...],
+    specs: list[FieldSpec],
+    *,
+    what: str,
+    back: str,
+    refused: Callable[[EditResult], Response],
+    done: str | None = None,
+) -> Response:
+    """ACCEPT's last step on every edit panel: save the edited `config`; a conflict
+    (flashed) goes back to `back`, a save (reported as `what`) to `done` (default
+    `back`); a refusal renders the panel again through `refused` with the messages
+    next to the fields."""
+    result = await save(request, form.get("config_digest", ""), config, scope, specs)
+    if result.conflict:
+        conflict_flash(request, result.conflict)
+        return redirect(back)
+    if not result.ok:
+        return refused(result)
+    report(request, result, what)
+    return redirect(done or back)
+
+
 def conflict_flash(request: Request, message: str) -> None:
     session = session_of(request)
     if session is not None:

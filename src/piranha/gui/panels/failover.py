@@ -12,16 +12,13 @@ from .. import edits
 from ..fields import FAILOVER_FIELDS, read_form
 from ..store import Snapshot
 from .common import (
+    accept,
     block_warnings,
     broken,
-    conflict_flash,
     display_values,
     form_of,
     not_found,
-    redirect,
     render,
-    report,
-    save,
     service_port,
     snapshot,
     warnings_for,
@@ -112,15 +109,8 @@ async def failover_accept(request: Request, index: int) -> Response:
         )
     config = edits.edited(snap.config)
     edits.set_block(config.failovers[index], values)
-    result = await save(
-        request, form.get("config_digest", ""), config, ("failovers", index), FAILOVER_FIELDS
-    )
-    if result.conflict:
-        conflict_flash(request, result.conflict)
-        return redirect(f"/failover/{index}")
-    if not result.ok:
-        return _page(
-            request, snap, index, shown, result.field_errors, result.general, result.status
-        )
-    report(request, result, f"FAILOVER SERVICE {config.failovers[index].name}")
-    return redirect(f"/failover/{index}")
+    return await accept(
+        request, form, config, ("failovers", index), FAILOVER_FIELDS,
+        what=f"FAILOVER SERVICE {config.failovers[index].name}", back=f"/failover/{index}",
+        refused=lambda r: _page(request, snap, index, shown, r.field_errors, r.general, r.status),
+    )  # fmt: skip

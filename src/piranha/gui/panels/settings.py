@@ -11,6 +11,7 @@ from starlette.responses import Response
 from ..edits import edited, set_global, set_redundancy
 from ..fields import GLOBAL_FIELDS, REDUNDANCY_FIELDS, read_form
 from .common import (
+    accept,
     broken,
     conflict_flash,
     display_values,
@@ -80,16 +81,10 @@ async def global_accept(request: Request) -> Response:
         return _global_page(request, snap, shown, errors, [], 422)
     config = edited(snap.config)
     set_global(config, values)
-    result = await save(request, form.get("config_digest", ""), config, (), GLOBAL_FIELDS)
-    if result.conflict:
-        conflict_flash(request, result.conflict)
-        return redirect("/global")
-    if not result.ok:
-        return _global_page(
-            request, snap, shown, result.field_errors, result.general, result.status
-        )
-    report(request, result, "GLOBAL SETTINGS")
-    return redirect("/global")
+    return await accept(
+        request, form, config, (), GLOBAL_FIELDS, what="GLOBAL SETTINGS", back="/global",
+        refused=lambda r: _global_page(request, snap, shown, r.field_errors, r.general, r.status),
+    )  # fmt: skip
 
 
 def _redundancy_page(request, snap, values, errors, general, enabled, status=200, note=None):
@@ -153,13 +148,7 @@ async def redundancy_accept(request: Request) -> Response:
             request, snap, shown, {k: [v] for k, v in field_errors.items()}, [], True, 422
         )
     set_redundancy(config, values, enable=True)
-    result = await save(request, form.get("config_digest", ""), config, (), REDUNDANCY_FIELDS)
-    if result.conflict:
-        conflict_flash(request, result.conflict)
-        return redirect("/redundancy")
-    if not result.ok:
-        return _redundancy_page(
-            request, snap, shown, result.field_errors, result.general, True, result.status
-        )
-    report(request, result, "REDUNDANCY")
-    return redirect("/redundancy")
+    return await accept(
+        request, form, config, (), REDUNDANCY_FIELDS, what="REDUNDANCY", back="/redundancy",
+        refused=lambda r: _redundancy_page(request, snap, shown, r.field_errors, r.general, True, r.status),
+    )  # fmt: skip

@@ -15,6 +15,7 @@ from ..fields import LOAD_MONITORS, SCRIPT_FIELDS, SERVER_FIELDS, VIRTUAL_FIELDS
 from ..store import Snapshot
 from .common import (
     EditResult,
+    accept,
     block_warnings,
     broken,
     conflict_flash,
@@ -178,18 +179,11 @@ async def virtual_accept(request: Request, index: int) -> Response:
         )
     config = edits.edited(snap.config)
     edits.set_block(config.virtuals[index], values)
-    result = await save(
-        request, form.get("config_digest", ""), config, ("virtuals", index), VIRTUAL_FIELDS
-    )
-    if result.conflict:
-        conflict_flash(request, result.conflict)
-        return redirect(f"/virtual/{index}")
-    if not result.ok:
-        return _virtual_page(
-            request, snap, index, shown, result.field_errors, result.general, result.status
-        )
-    report(request, result, f"VIRTUAL SERVER {config.virtuals[index].name}")
-    return redirect(f"/virtual/{index}")
+    return await accept(
+        request, form, config, ("virtuals", index), VIRTUAL_FIELDS,
+        what=f"VIRTUAL SERVER {config.virtuals[index].name}", back=f"/virtual/{index}",
+        refused=lambda r: _virtual_page(request, snap, index, shown, r.field_errors, r.general, r.status),
+    )  # fmt: skip
 
 
 # --- REAL SERVER ------------------------------------------------------------------------------
@@ -284,22 +278,12 @@ async def real_accept(request: Request, index: int, j: int) -> Response:
         )
     config = edits.edited(snap.config)
     edits.set_block(config.virtuals[index].servers[j], values)
-    result = await save(
-        request,
-        form.get("config_digest", ""),
-        config,
-        ("virtuals", index, "servers", j),
-        SERVER_FIELDS,
-    )
-    if result.conflict:
-        conflict_flash(request, result.conflict)
-        return redirect(f"/virtual/{index}/real/{j}")
-    if not result.ok:
-        return _server_page(
-            request, snap, index, j, shown, result.field_errors, result.general, result.status
-        )
-    report(request, result, f"REAL SERVER {config.virtuals[index].servers[j].name}")
-    return redirect(f"/virtual/{index}/real")
+    return await accept(
+        request, form, config, ("virtuals", index, "servers", j), SERVER_FIELDS,
+        what=f"REAL SERVER {config.virtuals[index].servers[j].name}", back=f"/virtual/{index}/real/{j}",
+        refused=lambda r: _server_page(request, snap, index, j, shown, r.field_errors, r.general, r.status),
+        done=f"/virtual/{index}/real",
+    )  # fmt: skip
 
 
 # --- MONITORING SCRIPTS -----------------------------------------------------------------------
@@ -354,15 +338,8 @@ async def scripts_accept(request: Request, index: int) -> Response:
         )
     config = edits.edited(snap.config)
     edits.set_block(config.virtuals[index], values)
-    result = await save(
-        request, form.get("config_digest", ""), config, ("virtuals", index), SCRIPT_FIELDS
-    )
-    if result.conflict:
-        conflict_flash(request, result.conflict)
-        return redirect(f"/virtual/{index}/scripts")
-    if not result.ok:
-        return _scripts_page(
-            request, snap, index, shown, result.field_errors, result.general, result.status
-        )
-    report(request, result, f"MONITORING SCRIPTS {config.virtuals[index].name}")
-    return redirect(f"/virtual/{index}/scripts")
+    return await accept(
+        request, form, config, ("virtuals", index), SCRIPT_FIELDS,
+        what=f"MONITORING SCRIPTS {config.virtuals[index].name}", back=f"/virtual/{index}/scripts",
+        refused=lambda r: _scripts_page(request, snap, index, shown, r.field_errors, r.general, r.status),
+    )  # fmt: skip
