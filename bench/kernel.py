@@ -46,8 +46,6 @@ from pathlib import Path
 
 from . import OUT_DIR
 from .proxy import (
-    CLIENT,
-    DIRECTOR_FRONT,
     PORT,
     REAL_SERVERS,
     VIP,
@@ -56,6 +54,7 @@ from .proxy import (
     _nginx_stream,
     _parse_wrk,
     _preflight,
+    nat_lab,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,18 +128,7 @@ def _wrk_parallel(host, targets: list[str], mode: str, duration: float) -> dict:
 class NatBench:
     def __init__(self, topo, tmp: Path) -> None:
         self.topo, self.tmp = topo, tmp
-        self.client = topo.host("client")
-        self.director = topo.host("director", forwarding=True)
-        self.servers = [topo.host(f"rs{n}") for n in (1, 2, 3)]
-        topo.link(self.client, self.director, f"{CLIENT}/24", f"{DIRECTOR_FRONT}/24")
-        self.director.run(["ip", "addr", "add", f"{VIP}/32", "dev", "eth0"])
-        self.client.run(["ip", "route", "add", "default", "via", DIRECTOR_FRONT])
-        for n, (host, address) in enumerate(zip(self.servers, REAL_SERVERS, strict=True), 1):
-            topo.link(self.director, host, f"10.78.{n}.1/24", f"{address}/24")
-            host.run(["ip", "route", "add", "default", "via", f"10.78.{n}.1"])
-        for host in (self.client, self.director):
-            host.sysctl("net.ipv4.tcp_tw_reuse", "1")
-            host.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
+        self.client, self.director, self.servers = nat_lab(topo)
         _serve_files(tmp, topo, self.servers)
         self.nft: Driver | None = None
 

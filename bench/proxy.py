@@ -127,25 +127,32 @@ def hold(argv: list[str]) -> int:
 # -- the topology --------------------------------------------------------------
 
 
+def nat_lab(topo):
+    """client -- director (VIP on eth0, forwarding) -- rs1..rs3, each on its own link,
+    routed through the director; (client, director, servers)."""
+    client = topo.host("client")
+    director = topo.host("director", forwarding=True)
+    servers = [topo.host(f"rs{n}") for n in (1, 2, 3)]
+    topo.link(client, director, f"{CLIENT}/24", f"{DIRECTOR_FRONT}/24")
+    director.run(["ip", "addr", "add", f"{VIP}/32", "dev", "eth0"])
+    client.run(["ip", "route", "add", "default", "via", DIRECTOR_FRONT])
+    for n, (host, address) in enumerate(zip(servers, REAL_SERVERS, strict=True), 1):
+        topo.link(director, host, f"10.78.{n}.1/24", f"{address}/24")
+        host.run(["ip", "route", "add", "default", "via", f"10.78.{n}.1"])
+    for host in (client, director):
+        # a proxy opens as many connections as it accepts: without these the
+        # ephemeral ports of the director-to-server leg run out in seconds
+        host.sysctl("net.ipv4.tcp_tw_reuse", "1")
+        host.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
+    return client, director, servers
+
+
 class Bench:
     def __init__(self, topo, tmp: Path, duration: float) -> None:
         self.topo = topo
         self.tmp = tmp
         self.duration = duration
-        self.client = topo.host("client")
-        self.director = topo.host("director", forwarding=True)
-        self.servers = [topo.host(f"rs{n}") for n in (1, 2, 3)]
-        topo.link(self.client, self.director, f"{CLIENT}/24", f"{DIRECTOR_FRONT}/24")
-        self.director.run(["ip", "addr", "add", f"{VIP}/32", "dev", "eth0"])
-        self.client.run(["ip", "route", "add", "default", "via", DIRECTOR_FRONT])
-        for n, (host, address) in enumerate(zip(self.servers, REAL_SERVERS, strict=True), 1):
-            topo.link(self.director, host, f"10.78.{n}.1/24", f"{address}/24")
-            host.run(["ip", "route", "add", "default", "via", f"10.78.{n}.1"])
-        for host in (self.client, self.director):
-            # a proxy opens as many connections as it accepts: without these the
-            # ephemeral ports of the director-to-server leg run out in seconds
-            host.sysctl("net.ipv4.tcp_tw_reuse", "1")
-            host.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
+        self.client, self.director, self.servers = nat_lab(topo)
         www = tmp / "www"
         www.mkdir()
         (www / "index.html").write_bytes(b"x" * (FILE_SIZE - 1) + b"\n")
