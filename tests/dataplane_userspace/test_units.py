@@ -106,6 +106,17 @@ def test_open_socket_explains_errors():
     assert "CAP_NET_BIND_SERVICE" in denied
 
 
+@pytest.mark.parametrize("protocol", [IPPROTO_TCP, IPPROTO_UDP])
+def test_open_socket_freebind_binds_an_address_not_held_yet(protocol):
+    """A standby's listeners: bound to a VIP the other router holds (nothing is sent)."""
+    ep = Endpoint(protocol, "192.0.2.78", free_port("127.0.0.1"))
+    with pytest.raises(OSError, match="address not local"):
+        open_socket(ep)
+    sock = open_socket(ep, freebind=True)
+    with sock:
+        assert sock.getsockname() == ("192.0.2.78", ep.port)
+
+
 # -- settings ----------------------------------------------------------------
 
 
@@ -120,6 +131,8 @@ def test_settings_from_backend_options():
     assert settings.max_udp_flows == 10
     assert settings.in_process is True
     assert settings.use_uvloop is True
+    assert settings.freebind is False
+    assert ProxySettings.from_options(BackendOptions(freebind=True)).freebind is True
 
 
 @pytest.mark.parametrize(
@@ -129,6 +142,7 @@ def test_settings_from_backend_options():
         ({"userspace.connect_timeout": "0"}, "must be > 0"),
         ({"userspace.low_water": "100", "userspace.high_water": "10"}, "must be > 0 and <="),
         ({"userspace.workers": "2"}, "unknown userspace data plane setting 'userspace.workers'"),
+        ({"userspace.freebind": "1"}, "unknown userspace data plane setting 'userspace.freebind'"),
         ({"userspace.in_process": "maybe"}, "is not a valid bool"),
     ],
 )

@@ -160,12 +160,18 @@ class Router:
             return client.call("status")
 
     def servers_up(self, timeout: float = 3.0) -> int:
-        """Real servers this router's lvsd (active or warm standby) has checked up."""
+        """Real servers this router's lvsd (active or warm standby) has checked up and
+        its data plane carries (a standby's too: programmed before its VIPs arrive)."""
         from piranha.runtime.control import ControlClient, ControlError
 
         try:
             with ControlClient(self.run_dir / "lvsd.sock", timeout=timeout) as client:
-                return sum(1 for h in client.call("health") if h["state"] == "up")
+                return sum(
+                    1
+                    for svc in client.call("table")["services"]
+                    for d in svc["destinations"]
+                    if d.get("in_table") and (d.get("health") or {}).get("state") == "up"
+                )
         except (OSError, ControlError):
             return 0
 

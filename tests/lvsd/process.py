@@ -142,14 +142,12 @@ class LvsdProcess:
             timeout=60,
         )
 
-    def wait_up(
-        self, count: int, timeout: float = 20.0, *, in_table: bool = True
-    ) -> list[dict[str, Any]]:
+    def wait_up(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Until ``count`` real servers are in service: checked up AND in the programmed table.
 
         A check reporting "up" and the data plane carrying the server are two
         steps (converges are coalesced), so tests that count connections
-        must wait for the second.  A warm standby has no table: ``in_table=False``.
+        must wait for the second.
         """
 
         def in_service() -> int:
@@ -165,7 +163,7 @@ class LvsdProcess:
             lambda: (
                 (h := self.call("health"))
                 and sum(e["state"] == "up" for e in h) >= count
-                and (not in_table or in_service() >= count)
+                and in_service() >= count
                 and h
             ),
             f"{count} real servers up",

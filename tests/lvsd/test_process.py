@@ -309,16 +309,47 @@ def test_startup_log_and_checks(tmp_path: Path, servers: list[TcpServer]) -> Non
         assert http_get(vip, 8070) in {"rs1", "rs2", "rs3"}
 
 
+def _listening(address: str, port: int) -> bool:
+    """A TCP listener on address:port in this namespace (/proc/net/tcp, no traffic)."""
+    packed = socket.inet_aton(address)[::-1].hex().upper()  # the kernel prints host order
+    want = f"{packed}:{port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(line.split()[1] == want and line.split()[3] == "0A" for line in lines)
+
+
 def test_warm_standby_then_activate(tmp_path: Path, servers: list[TcpServer]) -> None:
-    vip = random_vip()
+    # the standby's VIP is on the other router: an address not on this machine (TEST-NET-3;
+    # bound with IP_FREEBIND, never sent to)
+    vip = "203.0.113.9"
     text = lvs_cf(service("www", vip, 8080, [(s.name, s.port, 32) for s in servers]))
     with LvsdProcess(tmp_path, text, "--standby") as lvsd:
         lvsd.wait_ready()
         assert lvsd.call("status")["state"] == "standby"
-        lvsd.wait_up(3, in_table=False)  # the checks run on the standby
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection((vip, 8080), timeout=2).close()
+        # checks run and the data plane is programmed before the VIP arrives
+        lvsd.wait_up(3)
+        assert _listening(vip, 8080)
+        log = lvsd.log()
+        assert "data plane failed" not in log and "cannot listen" not in log
+        assert "lvs: standby: data plane programmed" in log
+        assert "not an address of this machine" not in log  # start-up checks wait for activate
         assert lvsd.call("activate") == {"state": "active", "changed": True}
-        # programmed at once with what the checks already know: no wait for a check
-        assert http_get(vip, 8080) in {"rs1", "rs2", "rs3"}
         assert lvsd.call("status")["state"] == "active"
+        # the start-up checks run after the takeover; here the VIP never arrived: they say so
+        wait_until(
+            lambda: "203.0.113.9 is not an address of this machine" in lvsd.log(),
+            "the VIP warning",
+            10,
+        )
+        assert lvsd.call("activate") == {"state": "active", "changed": False}
+
+
+def test_standby_with_a_local_vip_serves(tmp_path: Path, servers: list[TcpServer]) -> None:
+    """A standby's data plane is programmed: what reaches the VIP is balanced (pulse keeps
+    the VIP off the standby router; here it is a loopback address, so it is local)."""
+    vip = random_vip()
+    text = lvs_cf(service("www", vip, 8080, [(s.name, s.port, 32) for s in servers]))
+    with LvsdProcess(tmp_path, text, "--standby") as lvsd:
+        lvsd.wait_ready()
+        lvsd.wait_up(3)
+        assert http_get(vip, 8080) in {"rs1", "rs2", "rs3"}
+        assert lvsd.call("status")["state"] == "standby"

@@ -290,15 +290,21 @@ def test_standby_then_activate(tmp_path: Path) -> None:
     async def main() -> None:
         async with running(tmp_path, www(), standby=True) as h:
             lvsd = h.lvsd
-            # the data plane is started (a takeover only programs it) but left empty
+            # the standby's data plane follows the checks before its VIPs arrive,
+            # so a takeover programs nothing
             assert lvsd.state == "standby" and h.backend.started
+            assert h.backend.options.freebind  # it listens on VIPs it does not hold yet
             await h.monitor("www/web1").up(3)
-            assert h.backend.converges == 0 and h.backend.programmed == []
-            assert h.weights(KEY) == {}
-            assert lvsd.status()["state"] == "standby"
-            assert await lvsd.activate() == {"state": "active", "changed": True}
-            assert h.backend.started
+            await lvsd.converger.idle()
             assert h.backend.programmed[-1] == {KEY: {WEB1: 3}}
+            assert h.weights(KEY) == {WEB1: 3}
+            assert lvsd.status()["state"] == "standby"
+            converges = h.backend.converges
+            assert await lvsd.activate() == {"state": "active", "changed": True}
+            assert h.backend.converges == converges  # nothing left to program
+            await h.monitor("www/web1").down()
+            await lvsd.converger.idle()
+            assert h.backend.programmed[-1] == {KEY: {}}
             assert await lvsd.activate() == {"state": "active", "changed": False}
 
     asyncio.run(main())

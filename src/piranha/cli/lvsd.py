@@ -7,8 +7,9 @@ As the original: program name ``lvs`` (stdout lines ``lvs: ...`` with
 ``-n``), syslog ident ``lvsd`` otherwise, pid file ``/var/run/lvs.pid`` (as
 root; elsewhere, and whenever PIRANHA_RUN_DIR is set, ``<run dir>/lvs.pid``).
 ``--nofork`` detaches (syslog, pid file, no terminal) without forking, which
-is how pulse and systemd run it.  ``--standby`` (new) runs the health checks
-only until the control op ``activate``.  See docs/lvsd.md.
+is how pulse and systemd run it.  ``--standby`` (new) is the backup router's
+lvsd: checks running, data plane programmed and listening on VIPs it does not
+hold yet, switched to active by the control op ``activate``.  See docs/lvsd.md.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--standby",
         action="store_true",
-        help="warm standby: run the health checks only, program nothing until `activate`",
+        help="standby (backup router): checks and data plane run before the VIPs arrive; "
+        "the control op `activate` makes it active",
     )
     return parser
 

@@ -47,6 +47,9 @@ class BackendOptions:
     sync_id: int = 0
     workers: int = 1  # userspace: SO_REUSEPORT worker processes
     use_uvloop: bool = False  # userspace only (uvloop breaks pyroute2's async API)
+    # bind to virtual IPs this machine does not hold yet (a standby router's data plane,
+    # whose VIPs arrive with pulse at takeover): userspace only, IP_FREEBIND
+    freebind: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 

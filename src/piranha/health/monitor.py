@@ -48,7 +48,7 @@ CheckHook = Callable[[float, float, float, bool], None]
 
 
 class Actions(Protocol):
-    """What a monitor does to the table; lvsd implements it (warm standby: records only)."""
+    """What a monitor does to the table; lvsd implements it."""
 
     async def admit(self, weight: int) -> None:
         """In service at `weight`: add the real server, or re-weight its quiesced entry."""

@@ -1,8 +1,8 @@
 """The health checker's verdicts, delivered to lvsd (piranha.health's ``Actions`` protocol).
 
 One `SlotActions` per monitored real server.  Each call updates the
-server's slot and lets lvsd bring the table in line (or, on a warm
-standby, only remember the verdict for the moment it is activated).
+server's slot and lets lvsd bring the table in line (a standby's table
+too: its data plane is programmed before its VIPs arrive).
 """
 
 from __future__ import annotations

@@ -50,26 +50,26 @@ class Operations:
         }
 
     async def activate(self: Lvsd) -> dict[str, Any]:
-        """Warm standby -> active: program the data plane with what the checks know."""
+        """Standby -> active.  The standby's data plane is programmed already (see
+        ``Lvsd.start``): pulse has just added the VIPs, so this is a change of name, the
+        start-up checks (in the background: they only warn) and a converge if one is due."""
         if self.state == "active":
             return {"state": "active", "changed": False}
         if self.state != "standby":
             raise ControlError(f"cannot activate: lvsd is {self.state}")
-        self.log.info("activating: programming the %s data plane", self.backend_name)
         started = time.perf_counter()
-        if self.backend is None and not await self._start_backend():
-            self.exit_code = 0
-            raise ControlError(f"cannot start the {self.backend_name} data plane (see the log)")
         self.state = "active"
-        self._restore_missing()
-        for state in self.states.values():
-            for slot in state.slots.values():
-                self._sync(state, slot)
-            self._judge_sorry(state)
+        self._restore_missing()  # a service deleted with lvsadm on the standby
         assert self.converger is not None
-        await self.converger.settle()
-        self.log.info("active: data plane programmed in %.3f s", time.perf_counter() - started)
-        # the start-up checks only warn: they run after the takeover, not before it
+        if self._converge_failed:
+            await self.converger.settle()  # retry now what the standby could not program
+        else:
+            await self.converger.idle()
+        self.log.info(
+            "active: the %s data plane was programmed on standby (%.3f s to switch)",
+            self.backend_name,
+            time.perf_counter() - started,
+        )
         self._background.append(asyncio.create_task(self._run_preflight(), name="lvsd-preflight"))
         self.notify(f"STATUS={self._status_line()}")
         return {"state": "active", "changed": True}
@@ -90,7 +90,7 @@ class Operations:
         self.resolver.misses.clear()
         if result.changed:
             self._request_converge()
-            if self.converger is not None and self.state == "active":
+            if self.converger is not None and self.programmed:
                 await self.converger.settle()
         return {
             "exit_code": result.exit_code,
@@ -108,7 +108,7 @@ class Operations:
 
     async def followed(self: Lvsd) -> None:
         """Wait until the data plane has what the table says (after an edit)."""
-        if self.converger is not None and self.state == "active":
+        if self.converger is not None and self.programmed:
             await self.converger.idle()
 
     async def start_drain(

@@ -92,7 +92,7 @@ class Reloading:
         self._restore_missing()
         for state in list(self.states.values()):
             self._judge_sorry(state)
-        if self.converger is not None and self.state == "active":
+        if self.converger is not None and self.programmed:
             await self.converger.settle()
         if not operations:
             self.log.info("configuration unchanged")

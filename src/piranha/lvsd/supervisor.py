@@ -57,6 +57,8 @@ CONVERGE_RETRY = 5.0
 FIRST_CHECK_GRACE = 2.0
 MONITOR_RESTART_MAX = 60.0
 BACKEND_STOP_TIMEOUT = 10.0
+# the states in which the data plane follows the table
+PROGRAMMED = frozenset({"active", "standby"})
 
 BackendFactory = Callable[[VirtualTable, BackendOptions, logging.Logger], Backend]
 MonitorFactory = Callable[[Any, Any, logging.Logger], Any]
@@ -169,6 +171,11 @@ class Lvsd(Reloading, Operations):
         self._next_watch = 0.0
         self._last_refresh = 0.0
 
+    @property
+    def programmed(self) -> bool:
+        """The data plane follows the table: active, and standby too (see start)."""
+        return self.state in PROGRAMMED
+
     # ------------------------------------------------------------------ life
 
     async def run(self) -> int:
@@ -206,23 +213,25 @@ class Lvsd(Reloading, Operations):
         self._apply_globals(self.plan)
         if not self.standby:
             await self._run_preflight()
-        # a warm standby starts its data plane too (a worker process, kernel sockets),
-        # empty: `activate` then only programs it — starting it took up to a second,
-        # most of a sub-second failover
         if not await self._start_backend():
             return False
         for svc in self.plan.services:
             self._add_service(svc)
+        # a standby programs its data plane as the active router does (keepalived's
+        # routers both carry the IPVS table too): nothing reaches it while its VIPs are
+        # on the other router, and a takeover is then only pulse adding the addresses —
+        # a sub-second failover has no time to program a table
+        self.state = "standby" if self.standby else "active"
+        for state in self.states.values():
+            for slot in state.slots.values():
+                self._sync(state, slot)
+        assert self.converger is not None
+        await self.converger.settle()
         if self.standby:
-            self.state = "standby"
-            self.log.info("warm standby: health checks run, the data plane waits for `activate`")
-        else:
-            self.state = "active"
-            for state in self.states.values():
-                for slot in state.slots.values():
-                    self._sync(state, slot)
-            assert self.converger is not None
-            await self.converger.settle()
+            self.log.info(
+                "standby: data plane programmed; it carries traffic once pulse brings "
+                "the virtual IPs up (control op `activate` at takeover)"
+            )
         now = self.clock()
         self._next_estimate = now + ESTIMATOR_INTERVAL
         self._next_retry = now + CONVERGE_RETRY
@@ -337,6 +346,8 @@ class Lvsd(Reloading, Operations):
     def _backend_options(self) -> BackendOptions:
         cfg = self.config
         return BackendOptions(
+            # a standby's VIPs are on the other router until the takeover
+            freebind=self.standby,
             nat_router=cfg.nat_router,
             nat_router_device=cfg.nat_router_device,
             sync_interface=cfg.syncd_iface if cfg.syncdaemon else None,
@@ -494,8 +505,8 @@ class Lvsd(Reloading, Operations):
         return self.table.services.get(state.plan.key)
 
     def _sync(self, state: ServiceState, slot: ServerSlot) -> None:
-        """Make the slot's destination what it should be (only while active)."""
-        if self.state != "active":
+        """Make the slot's destination what it should be (once the data plane is up)."""
+        if not self.programmed:
             return
         svc = self._service(state)
         if svc is None:
@@ -551,7 +562,7 @@ class Lvsd(Reloading, Operations):
             self.table.connections.flush_dest(dest, now)
 
     def _request_converge(self) -> None:
-        if self.converger is not None and self.state == "active":
+        if self.converger is not None and self.programmed:
             self.converger.request()
 
     def _converge_error(self, exc: BackendError) -> None:
@@ -592,7 +603,7 @@ class Lvsd(Reloading, Operations):
     def _judge_sorry(self, state: ServiceState) -> None:
         """§3.5, judged from the monitors' state: sorry server in while no real server is up."""
         sorry = state.plan.sorry_server
-        if not sorry or self.state != "active":
+        if not sorry or not self.programmed:
             return
         serving = state.serving()
         if serving == 0 and not state.sorry_active:
@@ -681,7 +692,7 @@ class Lvsd(Reloading, Operations):
 
     async def _refresh(self, now: float) -> None:
         self._last_refresh = now
-        if self.backend is not None and self.state == "active":
+        if self.backend is not None and self.programmed:
             await self.backend.refresh(now)
         assert self.table.connections is not None
         self.table.connections.expire(now)

@@ -93,11 +93,21 @@ def plan(table: VirtualTable, budget: int) -> Plan:
     return Plan(wanted, failed)
 
 
-def open_socket(ep: Endpoint, backlog: int = 4096) -> socket.socket:
-    """A bound (and for TCP listening) non-blocking socket; OSError with a helpful text."""
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)  # linux/in.h
+
+
+def open_socket(ep: Endpoint, backlog: int = 4096, *, freebind: bool = False) -> socket.socket:
+    """A bound (and for TCP listening) non-blocking socket; OSError with a helpful text.
+
+    ``freebind``: bind even while ``ep.address`` is not local (IP_FREEBIND, as
+    ``net.ipv4.ip_nonlocal_bind`` does machine-wide); the socket receives once
+    the address arrives — a standby router's listeners are ready before takeover.
+    """
     kind = socket.SOCK_STREAM if ep.protocol == IPPROTO_TCP else socket.SOCK_DGRAM
     sock = socket.socket(socket.AF_INET, kind)
     try:
+        if freebind:
+            sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
         # SO_REUSEADDR lets a restarted lvsd bind despite TIME_WAIT remnants.
         # Deliberately not SO_REUSEPORT: a second proxy on the same port must
         # fail loudly instead of silently sharing the traffic.

@@ -171,7 +171,7 @@ class ProxyEngine:
         return {key: _summarise(reasons) for key, reasons in failed.items()}
 
     async def _open(self, ep: Endpoint, key: ServiceKey) -> Listener | UdpEndpoint:
-        sock = open_socket(ep)
+        sock = open_socket(ep, freebind=self.settings.freebind)
         try:
             if ep.protocol == IPPROTO_TCP:
                 listener = Listener(self, key, ep.address, ep.port)

@@ -28,19 +28,21 @@ class ProxySettings:
     max_listeners: int = 0  # listening sockets (ports of fwmark ranges); 0 = half the fd limit
     in_process: bool = False  # run in lvsd's event loop even with uvloop (tests, embedding)
     use_uvloop: bool = False
+    freebind: bool = False  # listen on VIPs not local yet (a standby's data plane)
 
     @classmethod
     def from_options(cls, options: BackendOptions) -> ProxySettings:
-        values: dict[str, object] = {"use_uvloop": options.use_uvloop}
+        values: dict[str, object] = {"use_uvloop": options.use_uvloop, "freebind": options.freebind}
+        fixed = ("use_uvloop", "freebind")  # BackendOptions fields, not userspace.* keys
         known = {f.name: f for f in fields(cls)}
         for key, raw in options.extra.items():
             if not key.startswith("userspace."):
                 continue  # somebody else's knob
             name = key.removeprefix("userspace.")
-            if name not in known or name == "use_uvloop":
+            if name not in known or name in fixed:
                 raise SettingsError(
                     f"unknown userspace data plane setting {key!r}; known: "
-                    + ", ".join(f"userspace.{n}" for n in known if n != "use_uvloop")
+                    + ", ".join(f"userspace.{n}" for n in known if n not in fixed)
                 )
             values[name] = _convert(key, str(raw), known[name].type)
         settings = cls(**values)  # type: ignore[arg-type]
