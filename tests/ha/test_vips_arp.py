@@ -21,6 +21,9 @@ KEEPER = textwrap.dedent(
     if op == "add":
         for spec in json.loads(sys.argv[3]):
             print(keeper.add(FloatingAddress(**spec)))
+    elif op == "add_all":
+        specs = [FloatingAddress(**spec) for spec in json.loads(sys.argv[3])]
+        print(json.dumps([str(o) for o in keeper.add_all(specs)]))
     elif op == "remove_all":
         print(json.dumps([fa.address for fa in keeper.remove_all()]))
     """
@@ -114,6 +117,35 @@ def test_missing_interface_is_a_clear_error(tmp_path):
             "cannot add 10.66.0.100/32 on eth9:1 (virtual www): there is no interface eth9"
             in res.stderr
         )
+
+
+def test_add_all_is_one_batch_with_each_outcome_in_place(tmp_path):
+    """A takeover's addresses: an unknown interface, one already there and two new ones,
+    answered in the order asked; the good ones are up whatever the others did."""
+    with Topology() as topo:
+        router, peer = topo.host("r"), topo.host("p")
+        topo.link(router, peer, "10.66.0.1/24", "10.66.0.2/24")
+        router.run(["ip", "addr", "add", "10.66.0.50/32", "dev", "eth0"])
+
+        def spec(address, device="eth0", prefixlen=32):
+            return dict(address=address, prefixlen=prefixlen, device=device,
+                        label=f"{device}:1", purpose="virtual v")
+
+        specs = [spec("10.66.0.100"), spec("10.66.0.101", "eth9"), spec("10.66.0.50"),
+                 spec("10.66.1.254", prefixlen=24)]
+        def add_all():
+            argv = [sys.executable, "-c", KEEPER, str(tmp_path / "s.json"), "add_all"]
+            return json.loads(router.run([*argv, json.dumps(specs)]).stdout)
+
+        out = add_all()
+        assert out[0] == "added" and out[2] == "present" and out[3] == "added"
+        assert "there is no interface eth9" in out[1]
+        found, _link = addresses(router)
+        assert set(found) == {"10.66.0.1", "10.66.0.50", "10.66.0.100", "10.66.1.254"}
+        assert found["10.66.1.254"]["broadcast"] == "10.66.1.255"
+        # again: ours now, not added twice
+        out = add_all()
+        assert [out[0], out[2], out[3]] == ["ours", "present", "ours"]
 
 
 def stale_entry(client):

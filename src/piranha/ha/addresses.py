@@ -19,13 +19,16 @@ never asked for; /32 is what keepalived does too.)
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .arp import base_device
+from .netlink import NewAddress, add_ipv4_addresses
 
 IFNAMSIZ = 16
 
@@ -142,45 +145,38 @@ class AddressKeeper:
         return outcome
 
     def add_all(self, wanted: list[FloatingAddress]) -> list[str | AddressError]:
-        """Like :meth:`add` for each address, over one netlink socket (a takeover is
-        in a hurry); errors are returned in place, not raised."""
-        from pyroute2 import IPRoute
-        from pyroute2.netlink.exceptions import NetlinkError
-
-        outcomes: list[str | AddressError] = []
-        with IPRoute() as ipr:
-            for fa in wanted:
-                try:
-                    index = self._index(ipr, fa)
-                    if self._present(ipr, index, fa.address):
-                        outcomes.append("ours" if fa.key() in self.ours else "present")
-                        continue
-                    extra = {"broadcast": fa.broadcast} if fa.broadcast else {}
-                    ipr.addr(
-                        "add",
-                        index=index,
-                        address=fa.address,
-                        prefixlen=fa.prefixlen,
-                        label=fa.label,
-                        **extra,
-                    )
-                except AddressError as exc:
-                    outcomes.append(exc)
-                    continue
-                except NetlinkError as exc:
-                    if exc.code == 17:  # EEXIST: raced with someone
-                        outcomes.append("present")
-                    else:
-                        outcomes.append(
-                            AddressError(
-                                f"cannot add {fa.describe()} ({fa.purpose}): {os.strerror(exc.code)}"
-                            )
-                        )
-                    continue
+        """Like :meth:`add` for each address, in one netlink batch (a takeover is in a
+        hurry); errors are returned in place, not raised."""
+        outcomes: list[str | AddressError | None] = [None] * len(wanted)
+        asked: list[int] = []  # positions in `wanted` that go to the kernel
+        requests: list[NewAddress] = []
+        for n, fa in enumerate(wanted):
+            try:
+                index = socket.if_nametoindex(fa.device)
+            except OSError:
+                outcomes[n] = AddressError(
+                    f"cannot add {fa.describe()} ({fa.purpose}): there is no interface {fa.device}"
+                )
+                continue
+            asked.append(n)
+            requests.append(NewAddress(index, fa.address, fa.prefixlen, fa.label, fa.broadcast))
+        try:
+            _present, codes = add_ipv4_addresses(requests) if requests else (set(), [])
+        except OSError as exc:
+            codes = [exc.errno or errno.EIO] * len(requests)
+        for n, code in zip(asked, codes, strict=True):
+            fa = wanted[n]
+            if code == -1 or code == errno.EEXIST:  # there before, or raced with someone
+                outcomes[n] = "ours" if fa.key() in self.ours else "present"
+            elif code:
+                outcomes[n] = AddressError(
+                    f"cannot add {fa.describe()} ({fa.purpose}): {os.strerror(code)}"
+                )
+            else:
                 self.ours[fa.key()] = fa
-                outcomes.append("added")
+                outcomes[n] = "added"
         self._save()
-        return outcomes
+        return [o for o in outcomes if o is not None]  # every position is filled
 
     def remove(self, fa: FloatingAddress) -> bool:
         """Remove ``fa`` if we added it; True if it was removed."""
@@ -222,10 +218,3 @@ class AddressKeeper:
                 f"cannot add {fa.describe()} ({fa.purpose}): there is no interface {fa.device}"
             )
         return found[0]
-
-    @staticmethod
-    def _present(ipr, index: int, address: str) -> bool:
-        for msg in ipr.get_addr(family=2, index=index):
-            if (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")) == address:
-                return True
-        return False
