@@ -35,6 +35,7 @@ import os
 import platform
 import queue
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -162,7 +163,25 @@ def pulse_cluster_ready(c: Cluster, timeout: float = 60) -> tuple[str, str]:
     return c.wait_for(settled, timeout=timeout, what="one router active, the other standing by")
 
 
-def run_pulse(keepalive: float, deadtime: float, mode: str, runs: int) -> list[float]:
+ACTIVE_IN = re.compile(r"active in ([0-9.]+) s \(addresses ([0-9.]+) s, lvsd ([0-9.]+) s\)")
+
+
+def last_activation(c: Cluster, name: str, timeout: float = 5.0) -> list[float] | None:
+    """The new active router's own account of its takeover (pulse logs it after the first
+    gratuitous ARP): [total, addresses, lvsd] seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = ACTIVE_IN.findall(c.routers[name].log())
+        if found:
+            return [float(x) for x in found[-1]]
+        time.sleep(0.05)
+    return None
+
+
+def run_pulse(
+    keepalive: float, deadtime: float, mode: str, runs: int, activations: list | None = None
+) -> list[float]:
+    """Failover times; `activations` gets the new active's [total, addresses, lvsd] each run."""
     text = lvs_cf(keepalive=keepalive, deadtime=deadtime, failback=0)
     times: list[float] = []
     with cluster(text) as c:
@@ -183,6 +202,8 @@ def run_pulse(keepalive: float, deadtime: float, mode: str, runs: int) -> list[f
                     if new == standby:
                         break
                 times.append(first - last)
+                if activations is not None:
+                    activations.append(last_activation(c, standby))
                 c.wait_exit(active, 30)
                 c.start(active)  # back as the standby (fail-back off)
                 active, standby = pulse_cluster_ready(c)
@@ -380,15 +401,30 @@ def run(args: argparse.Namespace) -> dict:
                 continue
             for mode in ("crash", "clean"):
                 load_before = round(os.getloadavg()[0], 2)
+                activations: list = []
                 if kind == "pulse":
-                    times = run_pulse(interval, deadtime, mode, runs)
+                    times = run_pulse(interval, deadtime, mode, runs, activations)
                 else:
                     times = run_keepalived(interval, mode, runs)
                 s = summarize(times)
+                steps = [a for a in activations if a is not None]
+                if steps:  # where pulse's own time went (median of each part, seconds)
+                    s["activation"] = {
+                        part: round(statistics.median(a[i] for a in steps), 4)
+                        for i, part in enumerate(("total", "addresses", "lvsd"))
+                    }
                 s["load_average"] = [load_before, round(os.getloadavg()[0], 2)]
                 results["scenarios"].setdefault(name, {})[mode] = s
+                steps_note = ""
+                if "activation" in s:
+                    a = s["activation"]
+                    steps_note = (
+                        f"  (pulse's takeover {a['total']:.4f} s: addresses {a['addresses']:.4f}, "
+                        f"lvsd {a['lvsd']:.4f})"
+                    )
                 print(
-                    f"{name:<18} {mode:<6} {s['median']:>9.3f} {s['worst']:>8.3f} {s['best']:>7.3f}  {runs}",
+                    f"{name:<18} {mode:<6} {s['median']:>9.3f} {s['worst']:>8.3f} {s['best']:>7.3f}  {runs}"
+                    + steps_note,
                     flush=True,
                 )
     hog_seconds = hog if hog is not None else (60 if getattr(args, "quick", False) else 600)
