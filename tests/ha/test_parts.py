@@ -350,3 +350,83 @@ def test_a_heartbeat_that_cannot_be_sent_is_counted_with_its_reason():
         assert path.errors == 1 and path.last_error in ("Invalid argument", "Permission denied")
     finally:
         hs.close()
+
+
+class _Recorder:
+    """Fakes for LvsService's collaborators, writing what is done, in order, to one list."""
+
+    def __init__(self, child_state, activate_error=None):
+        self.events = []
+        self.child_state = child_state
+        self.activate_error = activate_error
+
+    # Floating
+    async def bring_up(self, wanted):
+        self.events.append("addresses")
+        return wanted
+
+    # LvsdChild
+    @property
+    def state(self):
+        return self.child_state
+
+    @property
+    def pid(self):
+        return None if self.child_state is None else 4242
+
+    async def activate(self):
+        self.events.append("lvsd activate")
+        return self.activate_error
+
+    async def start(self, *, standby):
+        self.events.append(f"lvsd start standby={standby}")
+        return None
+
+    # SyncDaemon
+    async def become(self, role):
+        self.events.append(f"sync {role}")
+
+    # Announcer
+    def start_announcer(self, addresses, count, interval):
+        self.events.append(f"arp {len(addresses)}")
+
+    # CommandRunner
+    def start_hook(self, key, command):
+        pass
+
+
+def _lvs_service(rec):
+    from types import SimpleNamespace
+
+    from piranha.ha.services import LvsService
+
+    return LvsService(
+        config(),
+        floating=rec,
+        child=rec,
+        announcer=SimpleNamespace(start=rec.start_announcer, cancel=lambda: None),
+        syncd=rec,
+        hooks=SimpleNamespace(start=rec.start_hook),
+        log=LOG,
+    )
+
+
+@pytest.mark.parametrize(
+    ("child_state", "order"),
+    [
+        # warm standby: its data plane serves already, so the ARPs go before lvsd is told
+        ("standby", ["addresses", "sync master", "arp 3", "lvsd activate"]),
+        # no standby: lvsd is started and must be ready before anything is announced
+        (None, ["addresses", "lvsd start standby=False", "sync master", "arp 3"]),
+    ],
+)
+def test_activation_order(child_state, order):
+    rec = _Recorder(child_state)
+    assert asyncio.run(_lvs_service(rec).activate(lambda: True)) is None
+    assert rec.events == order
+
+
+def test_a_standby_that_refuses_fails_the_activation():
+    rec = _Recorder("standby", activate_error="lvsd refused to activate: gone")
+    why = asyncio.run(_lvs_service(rec).activate(lambda: True))
+    assert why == "lvsd refused to activate: gone"

@@ -104,7 +104,9 @@ class AddressError(Exception):
 class AddressKeeper:
     """Adds and removes floating addresses, remembering which ones are ours.
 
-    Blocking (netlink); call through ``asyncio.to_thread``.
+    Blocking (netlink): :meth:`add_all` is one raw batch (under a millisecond,
+    called from the event loop at takeover); the rest goes through pyroute2 —
+    call it through ``asyncio.to_thread``.
     """
 
     def __init__(self, state_file: Path) -> None:
